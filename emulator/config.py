@@ -1,0 +1,81 @@
+"""Settings of one emulator process, read once from flags and environment variables.
+
+Every component receives a `Settings` value; nothing else reads the environment for configuration.
+Environment variables use the `SAGEMAKER_EMULATOR_` prefix (e.g. `SAGEMAKER_EMULATOR_PORT`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import platformdirs
+
+ENV_PREFIX = "SAGEMAKER_EMULATOR_"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4599
+DEFAULT_ACCOUNT = "123456789012"
+DEFAULT_REGION = "us-east-1"
+# Dummy credentials handed to clients; moto maps them to the configured account.
+ACCESS_KEY_ID = "test"
+SECRET_ACCESS_KEY = "test"
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("sagemaker-emulator"))
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(ENV_PREFIX + name, default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    data_dir: Path = field(default_factory=default_data_dir)
+    database_url: str | None = None
+    account_id: str = DEFAULT_ACCOUNT
+    region: str = DEFAULT_REGION
+    runner: str = "auto"
+    run_worker: bool = True
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Defaults, then environment variables, then explicit overrides (flags) that are not None."""
+        settings = cls(
+            host=_env("HOST", DEFAULT_HOST) or DEFAULT_HOST,
+            port=int(_env("PORT", str(DEFAULT_PORT)) or DEFAULT_PORT),
+            data_dir=Path(_env("DATA_DIR") or default_data_dir()).expanduser(),
+            database_url=_env("DATABASE_URL"),
+            account_id=_env("ACCOUNT_ID", DEFAULT_ACCOUNT) or DEFAULT_ACCOUNT,
+            region=_env("REGION", DEFAULT_REGION) or DEFAULT_REGION,
+            runner=_env("RUNNER", "auto") or "auto",
+        )
+        given = {key: value for key, value in overrides.items() if value is not None}
+        if "data_dir" in given:
+            given["data_dir"] = Path(str(given["data_dir"])).expanduser()
+        return replace(settings, **given)  # type: ignore[arg-type]
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'emulator.db'}"
+
+    @property
+    def default_bucket(self) -> str:
+        """The bucket the SageMaker SDK derives: `sagemaker-<region>-<account>`."""
+        return f"sagemaker-{self.region}-{self.account_id}"
+
+    @property
+    def s3_dir(self) -> Path:
+        return self.data_dir / "s3"
+
+    @property
+    def sdk_config_path(self) -> Path:
+        return self.data_dir / "sagemaker-sdk-config.yaml"

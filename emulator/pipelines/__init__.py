@@ -1,0 +1,1 @@
+"""Pipeline definitions: parsing and validation (pure), later the graph, expressions and scheduler."""

@@ -1,0 +1,6 @@
+"""The SageMaker API: one module per resource family, each operation one `@operation` function.
+
+Importing this package registers every implemented operation with `emulator.api.registry`.
+"""
+
+from emulator.sagemaker import pipelines, tags  # noqa: F401

@@ -1,0 +1,109 @@
+"""Assembling and running the emulator: start-up work, the ASGI app, and uvicorn.
+
+Start-up (data dir, database migrations, S3 restore, the SDK's default bucket and config file) finishes
+before the port is bound, so the first request that connects — `/_emulator/health` included — finds a
+ready emulator.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+import emulator
+from emulator import aws_clients, sdk_config
+from emulator.api.json_protocol import JsonProtocolApp, JsonService
+from emulator.api.registry import RequestContext
+from emulator.config import Settings
+from emulator.gateway import Gateway
+from emulator.s3 import AwsMount
+from emulator.store.repository import Store
+
+log = logging.getLogger("emulator")
+
+SERVICES = [JsonService("SageMaker", "sagemaker")]
+
+
+@dataclass
+class Emulator:
+    settings: Settings
+    store: Store
+    aws: AwsMount
+    app: Gateway
+    started_at: float
+
+    def close(self) -> None:
+        self.aws.close()
+        self.store.close()
+
+
+def build(settings: Settings) -> Emulator:
+    import emulator.sagemaker  # noqa: F401  (registers the SageMaker operations)
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store.open(settings.resolved_database_url)
+    aws = AwsMount(settings)
+    aws.ensure_bucket(settings.default_bucket)
+    sdk_config.write(settings)
+    started_at = time.time()
+
+    def make_context(request_id: str) -> RequestContext:
+        return RequestContext(
+            settings=settings,
+            store=store,
+            request_id=request_id,
+            aws=lambda service: aws_clients.client(settings.url, settings.region, service),
+        )
+
+    json_api = JsonProtocolApp(SERVICES, make_context)
+    internal = _internal_app(settings, started_at)
+    return Emulator(settings, store, aws, Gateway(json_api, internal, aws), started_at)
+
+
+def _internal_app(settings: Settings, started_at: float) -> FastAPI:
+    app = FastAPI(title="sagemaker-emulator", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/_emulator/health")
+    def health() -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "version": emulator.__version__,
+            "url": settings.url,
+            "data_dir": str(settings.data_dir),
+            "database": _redact(settings.resolved_database_url),
+            "runner": settings.runner,
+            "worker": settings.run_worker,
+            "uptime_seconds": round(time.time() - started_at, 3),
+        }
+
+    return app
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def serve(settings: Settings) -> None:
+    instance = build(settings)
+    log.info("SageMaker emulator listening on %s (data dir %s)", settings.url, settings.data_dir)
+    config = uvicorn.Config(
+        instance.app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+        access_log=False,
+    )
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        instance.close()
+        log.info("SageMaker emulator stopped")
