@@ -65,9 +65,9 @@ class _Checker:
         for name in shape.required_members:  # type: ignore[attr-defined]
             if value.get(name) is None:
                 self.fail(None, self._join(path, name), "Member must not be null")
-        for name, item in value.items():
-            if name in members and item is not None:
-                clean[name] = self.check(item, members[name], self._join(path, name))
+        for name, member in members.items():  # model order, so messages do not depend on the client
+            if value.get(name) is not None:
+                clean[name] = self.check(value[name], member, self._join(path, name))
         return clean
 
     def _check_list(self, value: Any, shape: Shape, path: str) -> list[Any]:
