@@ -19,6 +19,7 @@ import emulator
 from emulator import aws_clients, sdk_config
 from emulator.api.json_protocol import JsonProtocolApp, JsonService
 from emulator.api.registry import RequestContext
+from emulator.aws_errors import ForeignErrorGuard
 from emulator.config import Settings
 from emulator.gateway import Gateway
 from emulator.s3 import AwsMount
@@ -62,7 +63,7 @@ def build(settings: Settings) -> Emulator:
 
     json_api = JsonProtocolApp(SERVICES, make_context)
     internal = _internal_app(settings, started_at)
-    return Emulator(settings, store, aws, Gateway(json_api, internal, aws), started_at)
+    return Emulator(settings, store, aws, Gateway(json_api, internal, ForeignErrorGuard(aws)), started_at)
 
 
 def _internal_app(settings: Settings, started_at: float) -> FastAPI:

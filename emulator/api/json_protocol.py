@@ -54,8 +54,13 @@ class JsonProtocolApp:
         self._make_context = make_context
 
     def serves(self, scope: Scope) -> bool:
-        target = header(scope, b"x-amz-target") or ""
-        return target.partition(".")[0] in self._services
+        """Ours: a target of a service we serve, or a JSON-protocol request no AWS service could take
+        (no target, or unsigned), which is answered with `UnknownOperationException`."""
+        target = header(scope, b"x-amz-target")
+        if target is not None and target.partition(".")[0] in self._services:
+            return True
+        json_protocol = (header(scope, b"content-type") or "").startswith("application/x-amz-json")
+        return json_protocol and (target is None or header(scope, b"authorization") is None)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         request_id = str(uuid.uuid4())
@@ -83,8 +88,11 @@ class JsonProtocolApp:
         await send({"type": "http.response.body", "body": data})
 
     async def _dispatch(self, scope: Scope, body: bytes, request_id: str) -> dict[str, Any]:
-        prefix, _, name = (header(scope, b"x-amz-target") or "").partition(".")
-        service = self._services[prefix]
+        target = header(scope, b"x-amz-target")
+        prefix, _, name = (target or "").partition(".")
+        service = self._services.get(prefix)
+        if service is None:
+            raise UnknownOperation("Missing X-Amz-Target header" if target is None else f"Unknown target {target!r}")
         model = service_model(service.botocore_name)
         if name not in model.operation_names:
             raise UnknownOperation(f"Operation {name!r} does not exist in {prefix}")
