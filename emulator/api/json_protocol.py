@@ -98,9 +98,7 @@ class JsonProtocolApp:
             raise UnknownOperation(f"Operation {name!r} does not exist in {prefix}")
         handler = registry.handler_for(prefix, name)
         if handler is None:
-            raise UnknownOperation(
-                f"{name} is not implemented by this emulator: see api_specs/COVERAGE.md for what is"
-            )
+            raise UnknownOperation(f"{name} is not implemented by this emulator: see api_specs/COVERAGE.md for what is")
         operation_model = model.operation_model(name)
         request = validate_request(_parse_json(body), operation_model.input_shape)
         context = self._make_context(request_id)

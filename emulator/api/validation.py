@@ -29,6 +29,10 @@ def _pattern(expression: str) -> re.Pattern[str] | None:
         return None
 
 
+def _whole(value: int | float) -> bool:
+    return isinstance(value, int) or (math.isfinite(value) and value == int(value))
+
+
 def _wire_name(member: str) -> str:
     return member[:1].lower() + member[1:]
 
@@ -100,7 +104,7 @@ class _Checker:
         return value
 
     def _check_integer(self, value: Any, shape: Shape, path: str) -> int:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not _whole(value):
             raise SerializationError(f"Expected an integer at '{path}'")
         self._range(value, shape, path)
         return int(value)

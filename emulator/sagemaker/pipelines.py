@@ -152,7 +152,7 @@ def describe_pipeline(ctx: RequestContext, request: Request) -> Response:
 
 
 def _versions(ctx: RequestContext, pipeline: Resource) -> list[Resource]:
-    return ctx.store.list(ListQuery(kind=VERSION, parent=pipeline.arn, descending=False))
+    return ctx.store.query(ListQuery(kind=VERSION, parent=pipeline.arn, descending=False))
 
 
 @sagemaker_operation("UpdatePipeline")
@@ -215,7 +215,7 @@ def list_pipelines(ctx: RequestContext, request: Request) -> Response:
         sort_by="name" if request.get("SortBy") == "Name" else "created_at",
         descending=request.get("SortOrder", "Descending") == "Descending",
     )
-    rows, token = query_page(ctx.store.list, query, request)
+    rows, token = query_page(ctx.store.query, query, request)
     summaries = [_summary(row.document) for row in rows]
     return without_none({"PipelineSummaries": summaries, "NextToken": token})
 
@@ -237,5 +237,5 @@ def list_pipeline_versions(ctx: RequestContext, request: Request) -> Response:
         created_before=request.get("CreatedBefore"),
         descending=request.get("SortOrder", "Descending") == "Descending",
     )
-    rows, token = query_page(ctx.store.list, query, request)
+    rows, token = query_page(ctx.store.query, query, request)
     return without_none({"PipelineVersionSummaries": [row.document for row in rows], "NextToken": token})

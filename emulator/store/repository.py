@@ -191,7 +191,7 @@ class Store:
                 connection.execute(resources.delete().where(resources.c.parent == children_of))
         return current
 
-    def list(self, query: ListQuery) -> list[Resource]:
+    def query(self, query: ListQuery) -> list[Resource]:
         statement = sa.select(resources).where(resources.c.kind == query.kind)
         statement = statement.where(*_filters(query))
         column = resources.c[query.sort_by]
@@ -224,13 +224,9 @@ class Store:
         ).scalar_one()
         for offset, tag in enumerate(tag_list, 1):
             key, value = tag["Key"], tag.get("Value", "")
-            updated = connection.execute(
-                tags.update().where(tags.c.arn == arn, tags.c.key == key).values(value=value)
-            )
+            updated = connection.execute(tags.update().where(tags.c.arn == arn, tags.c.key == key).values(value=value))
             if updated.rowcount == 0:
-                connection.execute(
-                    tags.insert().values(arn=arn, key=key, value=value, position=highest + offset)
-                )
+                connection.execute(tags.insert().values(arn=arn, key=key, value=value, position=highest + offset))
 
 
 def _filters(query: ListQuery) -> list[Any]:
