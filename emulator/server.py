@@ -61,7 +61,8 @@ def build(settings: Settings) -> Emulator:
             aws=lambda service: aws_clients.client(settings.url, settings.region, service),
         )
 
-    json_api = JsonProtocolApp(SERVICES, make_context)
+    local_database = settings.resolved_database_url.startswith("sqlite")
+    json_api = JsonProtocolApp(SERVICES, make_context, offload_all=not local_database)
     internal = _internal_app(settings, started_at)
     return Emulator(settings, store, aws, Gateway(json_api, internal, ForeignErrorGuard(aws)), started_at)
 

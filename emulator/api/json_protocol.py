@@ -2,9 +2,10 @@
 
 Reads the raw body (a FastAPI body model would reject `application/x-amz-json-1.1`), finds the
 operation from `X-Amz-Target`, validates the request by the botocore input shape, runs the registered
-handler in a worker thread, and serializes the result by the output shape. Every failure leaves as a
-JSON AWS error; an unexpected exception is logged with its traceback and answered with a 500
-`InternalFailure` that carries the request id.
+handler (on the event loop, or in a worker thread when it is `blocking`; see `registry.Operation`),
+and serializes the result by the output shape. Every failure leaves as a JSON AWS error; an
+unexpected exception is logged with its traceback and answered with a 500 `InternalFailure` that
+carries the request id.
 """
 
 from __future__ import annotations
@@ -49,9 +50,11 @@ def header(scope: Scope, name: bytes) -> str | None:
 
 
 class JsonProtocolApp:
-    def __init__(self, services: list[JsonService], make_context: ContextFactory) -> None:
+    def __init__(self, services: list[JsonService], make_context: ContextFactory, *, offload_all: bool) -> None:
+        """`offload_all` runs every handler in a worker thread (for a networked database)."""
         self._services = {service.target_prefix: service for service in services}
         self._make_context = make_context
+        self._offload_all = offload_all
 
     def serves(self, scope: Scope) -> bool:
         """Ours: a target of a service we serve, or a JSON-protocol request no AWS service could take
@@ -96,13 +99,16 @@ class JsonProtocolApp:
         model = service_model(service.botocore_name)
         if name not in model.operation_names:
             raise UnknownOperation(f"Operation {name!r} does not exist in {prefix}")
-        handler = registry.handler_for(prefix, name)
-        if handler is None:
+        registered = registry.operation_for(prefix, name)
+        if registered is None:
             raise UnknownOperation(f"{name} is not implemented by this emulator: see api_specs/COVERAGE.md for what is")
         operation_model = model.operation_model(name)
         request = validate_request(_parse_json(body), operation_model.input_shape)
         context = self._make_context(request_id)
-        result = await anyio.to_thread.run_sync(handler, context, request, limiter=_THREADS)
+        if registered.blocking or self._offload_all:
+            result = await anyio.to_thread.run_sync(registered.handler, context, request, limiter=_THREADS)
+        else:
+            result = registered.handler(context, request)
         output_shape = operation_model.output_shape
         return serialize(result, output_shape) if output_shape is not None else {}
 

@@ -39,22 +39,33 @@ class RequestContext:
 
 Handler = Callable[[RequestContext, Request], Response]
 
-# service target prefix (e.g. "SageMaker") -> operation name -> handler
-_OPERATIONS: dict[str, dict[str, Handler]] = {}
+
+@dataclass(frozen=True)
+class Operation:
+    """A registered handler. Handlers run on the event loop, since store calls are short local
+    transactions; one that waits on the network (another service over HTTP) is `blocking` and runs
+    in a worker thread instead."""
+
+    handler: Handler
+    blocking: bool
 
 
-def operation(target_prefix: str, name: str) -> Callable[[Handler], Handler]:
+# service target prefix (e.g. "SageMaker") -> operation name -> operation
+_OPERATIONS: dict[str, dict[str, Operation]] = {}
+
+
+def operation(target_prefix: str, name: str, *, blocking: bool = False) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
         table = _OPERATIONS.setdefault(target_prefix, {})
         if name in table:
             raise RuntimeError(f"operation {target_prefix}.{name} registered twice")
-        table[name] = handler
+        table[name] = Operation(handler, blocking)
         return handler
 
     return register
 
 
-def handler_for(target_prefix: str, name: str) -> Handler | None:
+def operation_for(target_prefix: str, name: str) -> Operation | None:
     return _OPERATIONS.get(target_prefix, {}).get(name)
 
 

@@ -12,9 +12,10 @@ from emulator.api.spec import service_model
 TARGET = "SageMaker"
 
 
-def sagemaker_operation(name: str) -> Callable[[Handler], Handler]:
-    """Register a SageMaker operation: ``@sagemaker_operation("DescribePipeline")``."""
-    return operation(TARGET, name)
+def sagemaker_operation(name: str, *, blocking: bool = False) -> Callable[[Handler], Handler]:
+    """Register a SageMaker operation: ``@sagemaker_operation("DescribePipeline")``; `blocking=True`
+    for one that calls another service over HTTP (it then runs in a worker thread)."""
+    return operation(TARGET, name, blocking=blocking)
 
 
 def without_none(document: dict[str, Any]) -> dict[str, Any]:

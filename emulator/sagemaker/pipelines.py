@@ -89,7 +89,7 @@ def _add_version(ctx: RequestContext, pipeline: dict[str, Any], version_id: int,
     )
 
 
-@sagemaker_operation("CreatePipeline")
+@sagemaker_operation("CreatePipeline", blocking=True)
 def create_pipeline(ctx: RequestContext, request: Request) -> Response:
     name = request["PipelineName"]
     arn = pipeline_arn(ctx, name)
@@ -155,7 +155,7 @@ def _versions(ctx: RequestContext, pipeline: Resource) -> list[Resource]:
     return ctx.store.query(ListQuery(kind=VERSION, parent=pipeline.arn, descending=False))
 
 
-@sagemaker_operation("UpdatePipeline")
+@sagemaker_operation("UpdatePipeline", blocking=True)
 def update_pipeline(ctx: RequestContext, request: Request) -> Response:
     pipeline = get_pipeline(ctx, request["PipelineName"])
     definition = _definition(ctx, request, required=False)
