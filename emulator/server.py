@@ -8,6 +8,7 @@ ready emulator.
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -104,6 +105,10 @@ def serve(settings: Settings) -> None:
         timeout_graceful_shutdown=10,
         access_log=False,
     )
+    # uvicorn handles SIGINT/SIGTERM itself (graceful shutdown) and afterwards re-raises the signal to
+    # the handler that was installed before it; a no-op one lets the cleanup below run and exit 0.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, lambda *_: None)
     try:
         uvicorn.Server(config).run()
     finally:
