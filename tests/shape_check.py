@@ -50,15 +50,11 @@ def check_response(http_response: Any, parsed: dict[str, Any], model: OperationM
     assert not unknown, f"{model.name} response has members the model does not know: {unknown}"
     body = {key: value for key, value in parsed.items() if key != "ResponseMetadata"}
     report = ParamValidator().validate(body, model.output_shape)
-    assert not report.has_errors(), (
-        f"{model.name} response does not match its shape:\n{report.generate_report()}"
-    )
+    assert not report.has_errors(), f"{model.name} response does not match its shape:\n{report.generate_report()}"
     checked_responses += 1
 
 
 def install(client: Any) -> Any:
     """Register the check on a boto3 client (SageMaker or any JSON service) and return the client."""
-    client.meta.events.register(
-        f"after-call.{client.meta.service_model.service_id.hyphenize()}", check_response
-    )
+    client.meta.events.register(f"after-call.{client.meta.service_model.service_id.hyphenize()}", check_response)
     return client

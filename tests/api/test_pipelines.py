@@ -67,9 +67,7 @@ def test_create_describe_update_delete_round_trip(sm: Any, unique: str) -> None:
     assert sm.describe_pipeline(PipelineName=arn)["PipelineArn"] == arn
 
     new_definition = DEFINITION.replace("0.5", "0.75")
-    updated = sm.update_pipeline(
-        PipelineName=name, PipelineDefinition=new_definition, PipelineDescription="2nd"
-    )
+    updated = sm.update_pipeline(PipelineName=name, PipelineDefinition=new_definition, PipelineDescription="2nd")
     assert updated == {
         "PipelineArn": arn,
         "PipelineVersionId": 2,
@@ -184,9 +182,7 @@ def test_invalid_definitions_are_rejected(sm: Any, unique: str, definition: str,
 
 def test_create_needs_a_definition(sm: Any, unique: str) -> None:
     with pytest.raises(ClientError) as excinfo:
-        sm.create_pipeline(
-            PipelineName=f"nodef-{unique}", RoleArn=ROLE_ARN, ClientRequestToken=str(uuid.uuid4())
-        )
+        sm.create_pipeline(PipelineName=f"nodef-{unique}", RoleArn=ROLE_ARN, ClientRequestToken=str(uuid.uuid4()))
     assert error_of(excinfo)[0] == "ValidationException"
 
 
@@ -200,9 +196,7 @@ def test_list_pipelines_filters_sorts_and_paginates(sm: Any, unique: str) -> Non
     def collect(**arguments: Any) -> list[str]:
         found, pages, token = [], 0, None
         while True:
-            page = sm.list_pipelines(
-                PipelineNamePrefix=prefix, **arguments, **({"NextToken": token} if token else {})
-            )
+            page = sm.list_pipelines(PipelineNamePrefix=prefix, **arguments, **({"NextToken": token} if token else {}))
             found += [summary["PipelineName"] for summary in page["PipelineSummaries"]]
             pages += 1
             token = page.get("NextToken")
@@ -232,9 +226,7 @@ def test_aws_cli_style_paginator_walks_everything(sm: Any, unique: str) -> None:
     prefix = f"pager-{unique}-p"
     for index in range(12):
         create(sm, f"{prefix}{index}")
-    pages = sm.get_paginator("list_pipelines").paginate(
-        PipelineNamePrefix=prefix, PaginationConfig={"PageSize": 5}
-    )
+    pages = sm.get_paginator("list_pipelines").paginate(PipelineNamePrefix=prefix, PaginationConfig={"PageSize": 5})
     assert sum(len(page["PipelineSummaries"]) for page in pages) == 12
 
 
