@@ -24,6 +24,11 @@ def _settings_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", help="the AWS region the emulator reports (default us-east-1)")
 
 
+def _job_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--runner", choices=["auto", "docker", "process"], help="how jobs run (default auto)")
+    parser.add_argument("--max-concurrent-jobs", type=int, help="jobs run at once (default: CPU count)")
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(
         host=args.host,
@@ -32,14 +37,22 @@ def _settings(args: argparse.Namespace) -> Settings:
         database_url=args.database_url,
         account_id=args.account_id,
         region=args.region,
+        runner=getattr(args, "runner", None),
+        max_concurrent_jobs=getattr(args, "max_concurrent_jobs", None),
+        run_worker=False if getattr(args, "no_worker", False) else None,
     )
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sagemaker-emulator", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="start the emulator")
+    serve = commands.add_parser("serve", help="start the emulator (and a worker, unless --no-worker)")
     _settings_flags(serve)
+    _job_flags(serve)
+    serve.add_argument("--no-worker", action="store_true", help="serve the API only; run workers separately")
+    worker = commands.add_parser("worker", help="run jobs queued in the emulator's store")
+    _settings_flags(worker)
+    _job_flags(worker)
     env = commands.add_parser("env", help="print shell exports that point AWS clients at the emulator")
     _settings_flags(env)
     coverage = commands.add_parser("coverage", help="write api_specs/COVERAGE.md")
@@ -68,6 +81,12 @@ def main(argv: list[str] | None = None) -> int:
         from emulator.server import serve
 
         serve(_settings(args))
+        return 0
+    if args.command == "worker":
+        from emulator.jobs.worker import run_worker
+
+        settings = _settings(args)
+        run_worker(settings, settings.runner, settings.max_concurrent_jobs)
         return 0
     if args.command == "env":
         sys.stdout.write(_env_exports(_settings(args)))

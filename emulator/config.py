@@ -40,6 +40,7 @@ class Settings:
     region: str = DEFAULT_REGION
     runner: str = "auto"
     run_worker: bool = True
+    max_concurrent_jobs: int | None = None  # None: the CPU count
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -52,6 +53,7 @@ class Settings:
             account_id=_env("ACCOUNT_ID", DEFAULT_ACCOUNT) or DEFAULT_ACCOUNT,
             region=_env("REGION", DEFAULT_REGION) or DEFAULT_REGION,
             runner=_env("RUNNER", "auto") or "auto",
+            run_worker=(_env("WORKER", "true") or "true").lower() not in ("0", "false", "no"),
         )
         given = {key: value for key, value in overrides.items() if value is not None}
         if "data_dir" in given:

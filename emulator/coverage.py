@@ -13,10 +13,14 @@ from pathlib import Path
 from emulator.api import registry
 from emulator.api.spec import API_SPECS_DIR, service_model
 
-SERVICES = (("SageMaker", "sagemaker", "Amazon SageMaker"),)
+SERVICES = (
+    ("SageMaker", "sagemaker", "Amazon SageMaker"),
+    ("Logs_20140328", "logs", "Amazon CloudWatch Logs, for the /aws/sagemaker/* log groups"),
+)
 
 
 def render() -> str:
+    import emulator.logs.api
     import emulator.sagemaker  # noqa: F401  (registers the operations)
 
     lines = [

@@ -1,8 +1,9 @@
 """The gateway: one ASGI app on one port that routes each request by reading only its scope.
 
 - `/_emulator/*`                        → the emulator's own endpoints (health)
-- `X-Amz-Target` of a service we serve  → the awsJson endpoint (SageMaker, later CloudWatch Logs)
-- everything else                       → moto, mounted in-process (S3, STS, IAM, SQS …)
+- `X-Amz-Target` of a service we serve  → the awsJson endpoint (SageMaker)
+- everything else                       → moto, mounted in-process (S3, STS, IAM, SQS …), behind
+  `emulator.logs.routing.LogsRouter`, which takes CloudWatch Logs requests for `/aws/sagemaker/*` groups
 """
 
 from __future__ import annotations

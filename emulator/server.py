@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import signal
+import subprocess
+import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import uvicorn
@@ -23,6 +25,9 @@ from emulator.api.registry import RequestContext
 from emulator.aws_errors import ForeignErrorGuard
 from emulator.config import Settings
 from emulator.gateway import Gateway
+from emulator.jobs.runners import registry
+from emulator.logs.api import LOGS_SERVICE
+from emulator.logs.routing import LogsRouter
 from emulator.s3 import AwsMount
 from emulator.store.repository import Store
 
@@ -64,8 +69,10 @@ def build(settings: Settings) -> Emulator:
 
     local_database = settings.resolved_database_url.startswith("sqlite")
     json_api = JsonProtocolApp(SERVICES, make_context, offload_all=not local_database)
+    logs_api = JsonProtocolApp([LOGS_SERVICE], make_context, offload_all=not local_database)
     internal = _internal_app(settings, started_at)
-    return Emulator(settings, store, aws, Gateway(json_api, internal, ForeignErrorGuard(aws)), started_at)
+    aws_app = LogsRouter(logs_api, ForeignErrorGuard(aws))  # CloudWatch Logs for /aws/sagemaker/* groups: ours
+    return Emulator(settings, store, aws, Gateway(json_api, internal, aws_app), started_at)
 
 
 def _internal_app(settings: Settings, started_at: float) -> FastAPI:
@@ -93,7 +100,31 @@ def _redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def _start_worker(settings: Settings) -> subprocess.Popen[bytes]:
+    """The worker runs in its own process, so jobs never compete with the API for the GIL."""
+    command = [sys.executable, "-m", "emulator", "worker", "--port", str(settings.port)]
+    command += ["--data-dir", str(settings.data_dir), "--runner", settings.runner]
+    command += ["--account-id", settings.account_id, "--region", settings.region, "--host", settings.host]
+    if settings.database_url:
+        command += ["--database-url", settings.database_url]
+    if settings.max_concurrent_jobs:
+        command += ["--max-concurrent-jobs", str(settings.max_concurrent_jobs)]
+    return subprocess.Popen(command)
+
+
+def _stop_worker(worker: subprocess.Popen[bytes] | None) -> None:
+    if worker is None or worker.poll() is not None:
+        return
+    worker.terminate()
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+
+
 def serve(settings: Settings) -> None:
+    settings = replace(settings, runner=registry.resolve(settings.runner))
     instance = build(settings)
     log.info("SageMaker emulator listening on %s (data dir %s)", settings.url, settings.data_dir)
     config = uvicorn.Config(
@@ -109,8 +140,10 @@ def serve(settings: Settings) -> None:
     # the handler that was installed before it; a no-op one lets the cleanup below run and exit 0.
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, lambda *_: None)
+    worker = _start_worker(settings) if settings.run_worker else None
     try:
         uvicorn.Server(config).run()
     finally:
+        _stop_worker(worker)
         instance.close()
         log.info("SageMaker emulator stopped")

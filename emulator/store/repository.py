@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from emulator.store import db
 from emulator.store.tables import resources, tags
+from emulator.store.work_queue import WorkQueue
 
 Document = dict[str, Any]
 
@@ -27,6 +28,10 @@ class AlreadyExists(Exception):
 
 class ConcurrentUpdate(Exception):
     """The row changed between read and write more often than the retry budget allows."""
+
+
+class _StatusMoved(Exception):
+    """Internal: a transition found the status already moved on."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,7 @@ def _row(row: Any) -> Resource:
 class Store:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        self.work = WorkQueue(engine)
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -103,7 +109,9 @@ class Store:
         extra: Document | None = None,
         created_at: float | None = None,
         tag_list: Sequence[Document] = (),
+        enqueue: bool = False,
     ) -> Resource:
+        """Insert a resource (with its tags, and queued work for the worker when `enqueue`), atomically."""
         now = created_at if created_at is not None else time.time()
         values = {
             "kind": kind,
@@ -122,6 +130,8 @@ class Store:
                 connection.execute(resources.insert().values(**values))
                 if tag_list and arn:
                     self._put_tags(connection, arn, tag_list)
+                if enqueue:
+                    self.work.enqueue(connection, kind, name)
         except IntegrityError as error:
             raise AlreadyExists(f"{kind} {name} already exists") from error
         return Resource(**values)  # type: ignore[arg-type]
@@ -145,13 +155,16 @@ class Store:
         *,
         status: str | None = None,
         extra: Document | None = None,
-        attempts: int = 5,
+        attempts: int = 8,
+        only_if: tuple[str, ...] | None = None,
     ) -> Resource | None:
         """Apply `change` (returns the new document) with compare-and-set; None if the row is gone."""
         for _ in range(attempts):
             current = self.get(kind, name)
             if current is None:
                 return None
+            if only_if is not None and current.status not in only_if:
+                raise _StatusMoved
             document = change(current)
             now = time.time()
             values: dict[str, Any] = {
@@ -177,6 +190,23 @@ class Store:
                     merged = {**current.__dict__, **values}
                     return Resource(**merged)
         raise ConcurrentUpdate(f"{kind} {name} kept changing while being updated")
+
+    def transition(
+        self,
+        kind: str,
+        name: str,
+        from_statuses: Sequence[str],
+        to_status: str,
+        change: Callable[[Resource], Document],
+    ) -> Resource | None:
+        """Compare-and-set status change: applies only while the status is one of `from_statuses`.
+
+        Returns the updated resource, or None when the row is gone or its status is no longer one of
+        `from_statuses` (someone else moved it on first)."""
+        try:
+            return self.update(kind, name, change, status=to_status, only_if=tuple(from_statuses))
+        except _StatusMoved:
+            return None
 
     def delete(self, kind: str, name: str, *, children_of: str | None = None) -> Resource | None:
         """Delete a resource, its tags, and (optionally) rows whose parent is `children_of`."""

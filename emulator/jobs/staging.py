@@ -1,0 +1,168 @@
+"""Staging a job's files: S3 inputs into the host directories (through a content-addressed cache),
+the JSON config files of the container contract, and outputs back to S3.
+
+Everything goes through S3 over HTTP (the gateway), never moto directly. Paths derived from S3 keys
+are checked so nothing lands outside the job directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tarfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+Say = Callable[[str], None]
+
+
+class StagingError(Exception):
+    """Input or output staging failed; the message becomes the job's FailureReason."""
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    if not uri.startswith("s3://"):
+        raise StagingError(f"Not an S3 URI: {uri}")
+    bucket, _, key = uri[5:].partition("/")
+    return bucket, key
+
+
+@dataclass(frozen=True)
+class S3Object:
+    bucket: str
+    key: str
+    etag: str
+    relative: str  # where it lands below the destination directory
+
+
+def _safe_relative(relative: str, uri: str) -> str:
+    path = PurePosixPath(relative)
+    if not relative or path.is_absolute() or ".." in path.parts:
+        raise StagingError(f"S3 object {uri} would be written outside the job directory; rename it")
+    return relative
+
+
+class S3Stager:
+    """Downloads (with a cache keyed by bucket/key/ETag) and uploads for one job."""
+
+    def __init__(self, s3: Any, cache_dir: Path, say: Say) -> None:
+        self._s3 = s3
+        self._cache = cache_dir
+        self._say = say
+        self._cache.mkdir(parents=True, exist_ok=True)
+
+    def objects_under(self, uri: str) -> list[S3Object]:
+        """The objects an S3Prefix names, each with the path it lands at (relative to the prefix)."""
+        bucket, prefix = split_s3_uri(uri)
+        base = prefix if prefix.endswith("/") or not prefix else prefix.rsplit("/", 1)[0] + "/"
+        found = []
+        for item in self._list(bucket, prefix):
+            key = item["Key"]
+            if key.endswith("/"):
+                continue
+            if key == prefix:
+                relative = PurePosixPath(key).name
+            elif key.startswith(prefix.rstrip("/") + "/"):
+                relative = key[len(prefix.rstrip("/")) + 1 :]
+            else:
+                relative = key[len(base) :] if base != "/" else key
+            found.append(
+                S3Object(bucket, key, item["ETag"].strip('"'), _safe_relative(relative, f"s3://{bucket}/{key}"))
+            )
+        if not found:
+            raise StagingError(f"No S3 objects found under {uri}")
+        return sorted(found, key=lambda item: item.key)
+
+    def objects_in_manifest(self, uri: str) -> list[S3Object]:
+        bucket, key = split_s3_uri(uri)
+        manifest = json.loads(self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        if not isinstance(manifest, list) or not manifest or "prefix" not in manifest[0]:
+            raise StagingError(f'Manifest {uri} must be a JSON list starting with {{"prefix": ...}}')
+        prefix_bucket, prefix = split_s3_uri(manifest[0]["prefix"])
+        found = []
+        for relative in manifest[1:]:
+            head = self._s3.head_object(Bucket=prefix_bucket, Key=prefix + relative)
+            found.append(
+                S3Object(prefix_bucket, prefix + relative, head["ETag"].strip('"'), _safe_relative(relative, uri))
+            )
+        return found
+
+    def download(self, objects: list[S3Object], destination: Path) -> None:
+        destination.mkdir(parents=True, exist_ok=True)
+        for item in objects:
+            target = destination / item.relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            cached = self._fetch(item)
+            try:
+                os.link(cached, target)
+            except OSError:
+                shutil.copyfile(cached, target)
+
+    def _fetch(self, item: S3Object) -> Path:
+        digest = hashlib.sha256(f"{item.bucket}\0{item.key}\0{item.etag}".encode()).hexdigest()
+        cached = self._cache / digest[:2] / digest
+        uri = f"s3://{item.bucket}/{item.key}"
+        if cached.exists():
+            self._say(f"[emulator] cache hit: {uri} (ETag {item.etag}) is not downloaded again")
+            return cached
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(f".{os.getpid()}.part")
+        try:
+            self._s3.download_file(item.bucket, item.key, str(partial))
+        except Exception as error:
+            raise StagingError(f"Could not download {uri}: {error}") from None
+        os.replace(partial, cached)
+        return cached
+
+    def upload_file(self, path: Path, uri: str) -> None:
+        bucket, key = split_s3_uri(uri)
+        try:
+            self._s3.upload_file(str(path), bucket, key)
+        except Exception as error:
+            raise StagingError(f"Could not upload to {uri}: {error}") from None
+
+    def upload_tree(self, directory: Path, uri: str) -> int:
+        """Upload every file below `directory` to `uri/<relative path>`; returns the file count."""
+        count = 0
+        for path in sorted(_files(directory)):
+            relative = path.relative_to(directory).as_posix()
+            self.upload_file(path, f"{uri.rstrip('/')}/{relative}")
+            count += 1
+        return count
+
+    def _list(self, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
+        try:
+            for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                yield from page.get("Contents", [])
+        except Exception as error:
+            raise StagingError(f"Could not list s3://{bucket}/{prefix}: {error}") from None
+
+
+def _files(directory: Path) -> Iterator[Path]:
+    if directory.is_dir():
+        yield from (path for path in directory.rglob("*") if path.is_file())
+
+
+def make_tarball(directory: Path, target: Path) -> Path:
+    """`directory`'s contents as a gzipped tarball (members relative to it, like SageMaker's)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(target, "w:gz") as archive:
+        for path in sorted(directory.iterdir()) if directory.is_dir() else []:
+            archive.add(path, arcname=path.name)
+    return target
+
+
+def write_json(path: Path, document: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2))
+
+
+def shard(objects: list[S3Object], host_index: int, host_count: int, distribution: str) -> list[S3Object]:
+    """ShardedByS3Key gives host i every N-th object; FullyReplicated gives every host everything."""
+    if distribution != "ShardedByS3Key" or host_count == 1:
+        return objects
+    return objects[host_index::host_count]

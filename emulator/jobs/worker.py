@@ -1,0 +1,151 @@
+"""The worker: claims queued jobs from the store and runs each in its own thread, up to a limit.
+
+One bad job never stops the loop: an unexpected error fails that job with a FailureReason and the
+loop goes on. Items whose worker stopped sending heartbeats (a crashed or restarted worker) are
+reconciled: their leftovers are stopped and the job fails with a reason a person understands. On
+SIGTERM the worker stops its running jobs, fails them as interrupted, and exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from emulator import aws_clients
+from emulator.config import Settings
+from emulator.jobs.context import JobRun
+from emulator.jobs.execution import STOP_GRACE_SECONDS
+from emulator.jobs.processing import run_processing_job
+from emulator.jobs.runners.base import JobSpec, Runner, RunnerError
+from emulator.jobs.training import run_training_job
+from emulator.logs.store import LogStore
+from emulator.sagemaker.jobs import secondary_transition
+from emulator.store.repository import Store
+from emulator.store.work_queue import WorkItem
+
+log = logging.getLogger(__name__)
+
+EXECUTORS: dict[str, Callable[[JobRun], None]] = {
+    "TrainingJob": run_training_job,
+    "ProcessingJob": run_processing_job,
+}
+HEARTBEAT_SECONDS = 1.0
+STALE_AFTER_SECONDS = 6.0
+IDLE_WAIT_SECONDS = 0.1
+
+
+class Worker:
+    def __init__(self, settings: Settings, store: Store, runner: Runner, max_concurrent: int) -> None:
+        self.settings = settings
+        self.store = store
+        self.runner = runner
+        self.max_concurrent = max_concurrent
+        self.worker_id = f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.logs = LogStore(store.engine)
+        self._running: dict[int, threading.Thread] = {}
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        log.info(
+            "worker %s running jobs with the %s runner (up to %d at once)",
+            self.worker_id,
+            self.runner.name,
+            self.max_concurrent,
+        )
+        last_beat = 0.0
+        while not self._stopping.is_set():
+            self._running = {key: thread for key, thread in self._running.items() if thread.is_alive()}
+            if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                self.store.work.heartbeat(self.worker_id)
+                self._reconcile_stale()
+                last_beat = time.monotonic()
+            claimed = None
+            if len(self._running) < self.max_concurrent:
+                claimed = self.store.work.claim_next(self.worker_id, list(EXECUTORS))
+            if claimed is not None:
+                thread = threading.Thread(
+                    target=self._execute, args=(claimed,), name=f"job-{claimed.name}", daemon=True
+                )
+                self._running[claimed.id] = thread
+                thread.start()
+            else:
+                self._stopping.wait(IDLE_WAIT_SECONDS)
+        self._interrupt_running()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def _execute(self, item: WorkItem) -> None:
+        run = JobRun(
+            settings=self.settings,
+            store=self.store,
+            logs=self.logs,
+            runner=self.runner,
+            s3=aws_clients.client(self.settings.url, self.settings.region, "s3"),
+            item=item,
+            directory=self.settings.data_dir / "jobs" / item.kind / item.name,
+            shutdown=self._stopping,
+        )
+        try:
+            EXECUTORS[item.kind](run)
+        except RunnerError as error:
+            self._fail(item, str(error))
+        except Exception as error:
+            log.error("job %s %s crashed:\n%s", item.kind, item.name, traceback.format_exc())
+            self._fail(item, f"InternalServerError: the emulator failed while running the job: {error!r}")
+        finally:
+            self.store.work.finish(item.id)
+
+    def _fail(self, item: WorkItem, reason: str) -> None:
+        """End a job Failed with `reason` unless it already reached an end status."""
+        status_key = f"{item.kind}Status"
+        now = time.time()
+
+        def change(current: Any) -> dict[str, Any]:
+            document = {**current.document, status_key: "Failed", "FailureReason": reason[:1024]}
+            document["LastModifiedTime"] = now
+            if item.kind == "TrainingJob":
+                document = secondary_transition(document, "Failed", "Training job failed", now)
+                document.setdefault("TrainingEndTime", now)
+            elif item.kind == "ProcessingJob":
+                document.setdefault("ProcessingEndTime", now)
+            return document
+
+        self.store.transition(item.kind, item.name, ("InProgress", "Stopping"), "Failed", change)
+
+    def _reconcile_stale(self) -> None:
+        for item in self.store.work.stale(time.time() - STALE_AFTER_SECONDS):
+            if not self.store.work.take_over(item.id, item.worker_id, self.worker_id):
+                continue
+            for handle in item.handles:
+                if self.runner.reconcile(handle):
+                    self.runner.stop(handle, STOP_GRACE_SECONDS)
+            self.runner.cleanup(JobSpec(item.kind, item.name, "", ()), item.handles)
+            self._fail(
+                item, "The emulator's worker stopped while this job was running (restart or crash); run it again."
+            )
+            self.store.work.finish(item.id)
+
+    def _interrupt_running(self) -> None:
+        """The stop event is set: running jobs see it, stop their hosts and fail as interrupted."""
+        for thread in list(self._running.values()):
+            thread.join(timeout=STOP_GRACE_SECONDS + 10)
+
+
+def run_worker(settings: Settings, runner_name: str, max_concurrent: int | None) -> None:
+    from emulator.jobs.runners import registry
+
+    store = Store.open(settings.resolved_database_url)
+    runner = registry.create(runner_name, settings.data_dir / "jobs" / "_process-logs")
+    worker = Worker(settings, store, runner, max_concurrent or os.cpu_count() or 2)
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, lambda *_: worker.stop())
+    worker.run()
+    store.close()

@@ -1,0 +1,125 @@
+"""What training and processing jobs share at the API: creating the row and its queued work, listing
+with the common filters, stopping, and the secondary-status bookkeeping the worker uses too.
+
+The Describe document starts as the request's own members that the Describe shape has (the service
+echoes them), plus ARN, statuses and times; the worker fills in the rest as the job runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from emulator.api.errors import ResourceInUse, ResourceNotFound, ValidationError
+from emulator.api.pagination import query_page
+from emulator.api.registry import Request, RequestContext, Response
+from emulator.sagemaker import arns
+from emulator.sagemaker.common import project, without_none
+from emulator.store.repository import AlreadyExists, ListQuery, Resource
+
+IN_PROGRESS, STOPPING = "InProgress", "Stopping"
+TERMINAL = ("Completed", "Failed", "Stopped")
+
+_SORT_COLUMNS = {"Name": "name", "CreationTime": "created_at", "Status": "status"}
+
+
+def create_job(
+    ctx: RequestContext,
+    request: Request,
+    *,
+    kind: str,
+    arn_type: str,
+    name: str,
+    describe_shape: str,
+    initial: dict[str, Any],
+) -> str:
+    """Insert the job's Describe document and queue it for a worker; return its ARN."""
+    arn = arns.arn(ctx.region, ctx.account_id, arn_type, name)
+    now = time.time()
+    document = {
+        **project(request, describe_shape),
+        f"{kind}Arn": arn,
+        "CreationTime": now,
+        "LastModifiedTime": now,
+        **initial,
+    }
+    try:
+        ctx.store.insert(
+            kind,
+            name,
+            without_none(document),
+            arn=arn,
+            status=IN_PROGRESS,
+            created_at=now,
+            tag_list=request.get("Tags", ()),
+            enqueue=True,
+        )
+    except AlreadyExists:
+        label = _label(kind)
+        raise ResourceInUse(
+            f"{label} names must be unique within an AWS account and region, and a {label.lower()} with this "
+            f"name already exists ({arn})"
+        ) from None
+    return arn
+
+
+def get_job(ctx: RequestContext, kind: str, name: str) -> Resource:
+    found = ctx.store.get(kind, name)
+    if found is None:
+        raise ResourceNotFound(f"Requested resource not found: {_label(kind)} {name} does not exist.")
+    return found
+
+
+def list_jobs(ctx: RequestContext, request: Request, *, kind: str, summary_shape: str) -> tuple[list[Any], str | None]:
+    query = ListQuery(
+        kind=kind,
+        name_contains=request.get("NameContains"),
+        statuses=[request["StatusEquals"]] if request.get("StatusEquals") else None,
+        created_after=request.get("CreationTimeAfter"),
+        created_before=request.get("CreationTimeBefore"),
+        modified_after=request.get("LastModifiedTimeAfter"),
+        modified_before=request.get("LastModifiedTimeBefore"),
+        sort_by=_SORT_COLUMNS.get(request.get("SortBy", "CreationTime"), "created_at"),
+        descending=request.get("SortOrder", "Descending") == "Descending",
+    )
+    rows, token = query_page(ctx.store.query, query, request)
+    return [project(row.document, summary_shape) for row in rows], token
+
+
+def stop_job(ctx: RequestContext, kind: str, name: str, extra: Callable[[dict[str, Any]], dict[str, Any]]) -> Response:
+    """Move an InProgress job to Stopping and raise the Stop flag the worker honours."""
+    job = get_job(ctx, kind, name)
+    status_key = f"{kind}Status"
+    moved = ctx.store.transition(
+        kind,
+        name,
+        (IN_PROGRESS,),
+        STOPPING,
+        lambda current: extra({**current.document, status_key: STOPPING, "LastModifiedTime": time.time()}),
+    )
+    if moved is None:
+        latest = ctx.store.get(kind, name) or job
+        if latest.status == STOPPING:
+            return {}
+        raise ValidationError(
+            f"The request was rejected because the {_label(kind).lower()} is in status {latest.status}."
+        )
+    ctx.store.work.request_stop(kind, name)
+    return {}
+
+
+def secondary_transition(document: dict[str, Any], status: str, message: str, now: float) -> dict[str, Any]:
+    """The document with `SecondaryStatus` moved on: the open transition ends, a new one starts."""
+    transitions = [dict(item) for item in document.get("SecondaryStatusTransitions", [])]
+    if transitions and "EndTime" not in transitions[-1]:
+        transitions[-1]["EndTime"] = now
+    entry: dict[str, Any] = {"Status": status, "StartTime": now, "StatusMessage": message}
+    if status in ("Completed", "Failed", "Stopped", "MaxRuntimeExceeded"):
+        entry["EndTime"] = now
+    transitions.append(entry)
+    return {**document, "SecondaryStatus": status, "SecondaryStatusTransitions": transitions, "LastModifiedTime": now}
+
+
+def _label(kind: str) -> str:
+    return {"TrainingJob": "Training job", "ProcessingJob": "Processing job"}.get(kind, kind)
