@@ -2,7 +2,7 @@
 
 import os
 
-source, target = "/opt/ml/processing/input", "/opt/ml/processing/output"
+source, target = "/opt/ml/processing/data", "/opt/ml/processing/output"
 total = 0
 for name in sorted(os.listdir(source)):
     with open(os.path.join(source, name)) as stream:
