@@ -53,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run jobs queued in the emulator's store")
     _settings_flags(worker)
     _job_flags(worker)
+    worker.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
     env = commands.add_parser("env", help="print shell exports that point AWS clients at the emulator")
     _settings_flags(env)
     coverage = commands.add_parser("coverage", help="write api_specs/COVERAGE.md")
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         from emulator.jobs.worker import run_worker
 
         settings = _settings(args)
-        run_worker(settings, settings.runner, settings.max_concurrent_jobs)
+        run_worker(settings, settings.runner, settings.max_concurrent_jobs, exit_with_parent=args.exit_with_parent)
         return 0
     if args.command == "env":
         sys.stdout.write(_env_exports(_settings(args)))

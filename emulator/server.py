@@ -11,6 +11,7 @@ import logging
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Any
@@ -105,6 +106,7 @@ def _start_worker(settings: Settings) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "emulator", "worker", "--port", str(settings.port)]
     command += ["--data-dir", str(settings.data_dir), "--runner", settings.runner]
     command += ["--account-id", settings.account_id, "--region", settings.region, "--host", settings.host]
+    command += ["--exit-with-parent"]
     if settings.database_url:
         command += ["--database-url", settings.database_url]
     if settings.max_concurrent_jobs:
@@ -112,15 +114,38 @@ def _start_worker(settings: Settings) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command)
 
 
-def _stop_worker(worker: subprocess.Popen[bytes] | None) -> None:
-    if worker is None or worker.poll() is not None:
-        return
-    worker.terminate()
-    try:
-        worker.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait()
+class WorkerSupervisor:
+    """Keeps one worker process alive next to the API: a worker that dies is started again (its
+    interrupted jobs are then failed by the new worker's reconciliation)."""
+
+    RESTART_DELAY_SECONDS = 1.0
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._stopping = threading.Event()
+        self.process = _start_worker(settings)
+        self._thread = threading.Thread(target=self._watch, name="worker-supervisor", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(0.5):
+            if self.process.poll() is not None:
+                log.warning("worker exited with %s; starting a new one", self.process.returncode)
+                self._stopping.wait(self.RESTART_DELAY_SECONDS)
+                if not self._stopping.is_set():
+                    self.process = _start_worker(self._settings)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+        if self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 def serve(settings: Settings) -> None:
@@ -140,10 +165,11 @@ def serve(settings: Settings) -> None:
     # the handler that was installed before it; a no-op one lets the cleanup below run and exit 0.
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, lambda *_: None)
-    worker = _start_worker(settings) if settings.run_worker else None
+    worker = WorkerSupervisor(settings) if settings.run_worker else None
     try:
         uvicorn.Server(config).run()
     finally:
-        _stop_worker(worker)
+        if worker is not None:
+            worker.stop()
         instance.close()
         log.info("SageMaker emulator stopped")

@@ -8,9 +8,11 @@ SIGTERM the worker stops its running jobs, fails them as interrupted, and exits.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -36,6 +38,7 @@ EXECUTORS: dict[str, Callable[[JobRun], None]] = {
     "TrainingJob": run_training_job,
     "ProcessingJob": run_processing_job,
 }
+PR_SET_PDEATHSIG = 1
 HEARTBEAT_SECONDS = 1.0
 STALE_AFTER_SECONDS = 6.0
 IDLE_WAIT_SECONDS = 0.1
@@ -139,7 +142,18 @@ class Worker:
             thread.join(timeout=STOP_GRACE_SECONDS + 10)
 
 
-def run_worker(settings: Settings, runner_name: str, max_concurrent: int | None) -> None:
+def _exit_with_parent() -> None:
+    """Ask Linux to send SIGTERM when the parent (`serve`) dies, even by SIGKILL."""
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() == 1:  # the parent is already gone
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def run_worker(
+    settings: Settings, runner_name: str, max_concurrent: int | None, *, exit_with_parent: bool = False
+) -> None:
     from emulator.jobs.runners import registry
 
     store = Store.open(settings.resolved_database_url)
@@ -147,5 +161,7 @@ def run_worker(settings: Settings, runner_name: str, max_concurrent: int | None)
     worker = Worker(settings, store, runner, max_concurrent or os.cpu_count() or 2)
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, lambda *_: worker.stop())
+    if exit_with_parent:
+        _exit_with_parent()
     worker.run()
     store.close()

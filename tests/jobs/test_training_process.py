@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
 import tarfile
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import boto3
+import psutil
 import pytest
 from botocore.exceptions import ClientError
 
-from emulator.testing import RunningEmulator
+from emulator.testing import RunningEmulator, free_port
+from tests.conftest import make_client
 from tests.jobs.conftest import SCRIPTS
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -197,3 +202,36 @@ def test_list_training_jobs_filters_and_sorts(process_env: RunningEmulator, uniq
         wait_for(sm, f"list-{unique}-{index}", ("Stopped",))
     stopped = sm.list_training_jobs(NameContains=f"list-{unique}", StatusEquals="Stopped", MaxResults=2)
     assert len(stopped["TrainingJobSummaries"]) == 2 and "NextToken" in stopped
+
+
+def worker_pid(emulator: RunningEmulator) -> int:
+    assert emulator.process is not None
+    children = psutil.Process(emulator.process.pid).children()
+    workers = [child.pid for child in children if "worker" in child.cmdline()]
+    assert len(workers) == 1, children
+    return workers[0]
+
+
+def test_a_killed_worker_is_replaced_and_its_job_fails_with_a_clear_reason(tmp_path: Path, unique: str) -> None:
+    emulator = RunningEmulator(tmp_path / "data", free_port(), ["--runner", "process"]).start()
+    try:
+        sm, s3 = make_client(emulator, "sagemaker"), make_client(emulator, "s3")
+        s3.create_bucket(Bucket="restart")
+        s3.put_object(Bucket="restart", Key="data/train/a.csv", Body=b"1\n")
+        name = f"restart-{unique}"
+        sm.create_training_job(**low_level_job(name, "s3://restart/data/train"))
+        deadline = time.monotonic() + 30
+        while sm.describe_training_job(TrainingJobName=name)["SecondaryStatus"] != "Training":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        old_worker = worker_pid(emulator)
+        os.kill(old_worker, signal.SIGKILL)
+        described = wait_for(sm, name, ("Failed",), timeout=30)
+        assert "worker stopped while this job was running" in described["FailureReason"]
+        assert worker_pid(emulator) != old_worker
+        sm.create_training_job(
+            **low_level_job(f"after-{unique}", "s3://restart/data/train", StoppingCondition={"MaxRuntimeInSeconds": 1})
+        )
+        assert wait_for(sm, f"after-{unique}", ("Stopped",))["SecondaryStatus"] == "MaxRuntimeExceeded"
+    finally:
+        emulator.stop()
