@@ -6,6 +6,7 @@ Environment variables use the `SAGEMAKER_EMULATOR_` prefix (e.g. `SAGEMAKER_EMUL
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -30,6 +31,18 @@ def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(ENV_PREFIX + name, default)
 
 
+def _image_map(text: str | None) -> dict[str, str]:
+    if not text:
+        return {}
+    try:
+        mapping = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{ENV_PREFIX}IMAGE_MAP must be a JSON object of image URI -> local image: {error}") from None
+    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+        raise ValueError(f"{ENV_PREFIX}IMAGE_MAP must be a JSON object of image URI -> local image name")
+    return {str(key): value for key, value in mapping.items()}
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = DEFAULT_HOST
@@ -41,6 +54,8 @@ class Settings:
     runner: str = "auto"
     run_worker: bool = True
     max_concurrent_jobs: int | None = None  # None: the CPU count
+    # Image URI -> local image name, for images that cannot be pulled (SAGEMAKER_EMULATOR_IMAGE_MAP, JSON).
+    image_map: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -54,6 +69,7 @@ class Settings:
             region=_env("REGION", DEFAULT_REGION) or DEFAULT_REGION,
             runner=_env("RUNNER", "auto") or "auto",
             run_worker=(_env("WORKER", "true") or "true").lower() not in ("0", "false", "no"),
+            image_map=_image_map(_env("IMAGE_MAP")),
         )
         given = {key: value for key, value in overrides.items() if value is not None}
         if "data_dir" in given:
