@@ -57,10 +57,7 @@ def docker_emulator(docker_images: None, tmp_path_factory: pytest.TempPathFactor
 
 @pytest.fixture
 def docker_env(docker_emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> RunningEmulator:
-    for name, value in docker_emulator.environment().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
-    return docker_emulator
+    return point_sdk_at(docker_emulator, monkeypatch)
 
 
 @pytest.fixture(scope="session")
@@ -69,9 +66,13 @@ def process_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runni
         yield instance
 
 
-@pytest.fixture
-def process_env(process_emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> RunningEmulator:
-    for name, value in process_emulator.environment().items():
+def point_sdk_at(emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> RunningEmulator:
+    for name, value in emulator.environment().items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
-    return process_emulator
+    return emulator
+
+
+@pytest.fixture
+def process_env(process_emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> RunningEmulator:
+    return point_sdk_at(process_emulator, monkeypatch)
