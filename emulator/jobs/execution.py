@@ -63,6 +63,8 @@ def run_hosts(
             for index, handle in enumerate(handles):
                 if codes[index] is None:
                     codes[index] = runner.wait(handle, POLL_SECONDS / len(handles))
+            for sink in sinks:  # a job that printed and went quiet still shows its lines live
+                sink.flush()
             if shutdown.is_set():
                 ending = Ending.INTERRUPTED
             elif _stop_requested(queue, item):

@@ -1,7 +1,8 @@
 """Buffers a job's output lines and writes them to the log store in batches, one stream per host.
 
 Stream names follow SageMaker: `<job-name>/algo-<i>-<epoch-seconds>`. Lines are timestamped when they
-arrive; a flush happens every `FLUSH_SECONDS` or `FLUSH_LINES`, and on close.
+arrive; a write flushes after `FLUSH_SECONDS` or `FLUSH_LINES`, and the loop waiting on the hosts
+flushes every poll, so quiet jobs' lines show up without waiting for the next line.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tarfile
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -110,10 +111,12 @@ class S3Stager:
             self._say(f"[emulator] cache hit: {uri} (ETag {item.etag}) is not downloaded again")
             return cached
         cached.parent.mkdir(parents=True, exist_ok=True)
-        partial = cached.with_suffix(f".{os.getpid()}.part")
+        # Unique per download: jobs running at once may fetch the same object; the rename is atomic.
+        partial = cached.with_suffix(f".{uuid.uuid4().hex}.part")
         try:
             self._s3.download_file(item.bucket, item.key, str(partial))
         except Exception as error:
+            partial.unlink(missing_ok=True)
             raise StagingError(f"Could not download {uri}: {error}") from None
         os.replace(partial, cached)
         return cached

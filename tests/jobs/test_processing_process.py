@@ -3,6 +3,7 @@ outputs (byte for byte), a failing script, and the describe/list surface."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import boto3
@@ -88,3 +89,21 @@ def test_processing_paths_cannot_escape(process_env: RunningEmulator, unique: st
         )
     assert excinfo.value.response["Error"]["Code"] == "ValidationException"
     assert "without '..'" in excinfo.value.response["Error"]["Message"]
+
+
+def test_stop_processing_job_mid_run(process_env: RunningEmulator, unique: str, tmp_path: Any) -> None:
+    script = tmp_path / "slow.py"
+    script.write_text("import time\nprint('working', flush=True)\ntime.sleep(120)\n")
+    job = processor()
+    job.run(code=str(script), wait=False, logs=False)
+    sm = boto3.client("sagemaker")
+    name = job.latest_job.job_name
+    deadline = time.monotonic() + 30
+    while not list((process_env.data_dir / "jobs" / "_process-logs").glob(f"ProcessingJob-{name}-*.log")):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    sm.stop_processing_job(ProcessingJobName=name)
+    while sm.describe_processing_job(ProcessingJobName=name)["ProcessingJobStatus"] != "Stopped":
+        assert time.monotonic() < deadline + 15, "the processing job did not stop"
+        time.sleep(0.2)
+    assert "FailureReason" not in sm.describe_processing_job(ProcessingJobName=name)

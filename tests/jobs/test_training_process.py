@@ -235,3 +235,70 @@ def test_a_killed_worker_is_replaced_and_its_job_fails_with_a_clear_reason(tmp_p
         assert wait_for(sm, f"after-{unique}", ("Stopped",))["SecondaryStatus"] == "MaxRuntimeExceeded"
     finally:
         emulator.stop()
+
+
+def test_a_quiet_job_shows_its_lines_while_running_and_accepts_updates(
+    process_env: RunningEmulator, unique: str
+) -> None:
+    sm, logs = boto3.client("sagemaker"), boto3.client("logs")
+    name = f"quiet-{unique}"
+    request = low_level_job(name, upload_training_data(unique))
+    request["AlgorithmSpecification"]["ContainerArguments"] = [
+        "import time\nprint('hello once', flush=True)\ntime.sleep(60)"
+    ]
+    sm.create_training_job(**request)
+    deadline = time.monotonic() + 20
+    messages: list[str] = []
+    while "hello once" not in messages:
+        assert time.monotonic() < deadline, "the line did not appear while the job ran"
+        streams = (
+            logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{name}/")[
+                "logStreams"
+            ]
+            if _group_exists(logs)
+            else []
+        )
+        for stream in streams:
+            events = logs.get_log_events(
+                logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=stream["logStreamName"], startFromHead=True
+            )["events"]
+            messages = [event["message"] for event in events]
+        time.sleep(0.2)
+    assert sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "InProgress"
+
+    arn = sm.update_training_job(TrainingJobName=name, ResourceConfig={"KeepAlivePeriodInSeconds": 60})[
+        "TrainingJobArn"
+    ]
+    assert arn == sm.describe_training_job(TrainingJobName=name)["TrainingJobArn"]
+    assert sm.describe_training_job(TrainingJobName=name)["ResourceConfig"]["KeepAlivePeriodInSeconds"] == 60
+    sm.stop_training_job(TrainingJobName=name)
+    wait_for(sm, name, ("Stopped",))
+    with pytest.raises(ClientError) as excinfo:
+        sm.update_training_job(TrainingJobName=name, ProfilerConfig={"DisableProfiler": True})
+    assert excinfo.value.response["Error"]["Code"] == "ValidationException"
+
+
+def _group_exists(logs: Any) -> bool:
+    groups = logs.describe_log_groups(logGroupNamePrefix="/aws/sagemaker/TrainingJobs")["logGroups"]
+    return bool(groups)
+
+
+def test_concurrent_jobs_share_the_download_cache(process_env: RunningEmulator, unique: str) -> None:
+    sm = boto3.client("sagemaker")
+    train = upload_training_data(unique)
+    names = [f"cache-{unique}-{index}" for index in range(4)]
+    for name in names:
+        sm.create_training_job(**low_level_job(name, train, StoppingCondition={"MaxRuntimeInSeconds": 1}))
+    for name in names:
+        described = wait_for(sm, name, ("Stopped", "Failed"))
+        assert described["TrainingJobStatus"] == "Stopped", described.get("FailureReason")
+    again = f"cache-{unique}-again"
+    sm.create_training_job(**low_level_job(again, train, StoppingCondition={"MaxRuntimeInSeconds": 1}))
+    wait_for(sm, again, ("Stopped",))
+    stream = boto3.client("logs").describe_log_streams(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{again}/"
+    )["logStreams"][0]["logStreamName"]
+    events = boto3.client("logs").get_log_events(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=stream, startFromHead=True
+    )["events"]
+    assert any("cache hit" in event["message"] and "abalone/train/a.csv" in event["message"] for event in events)
