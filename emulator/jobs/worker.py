@@ -1,9 +1,15 @@
-"""The worker: claims queued jobs from the store and runs each in its own thread, up to a limit.
+"""The worker: claims queued work items from the store and runs each in its own thread.
 
-One bad job never stops the loop: an unexpected error fails that job with a FailureReason and the
+Two sorts of work, told apart by their `Executor`:
+- jobs (training, processing, transform …) take one of the `max_concurrent` slots;
+- coordinators (pipeline executions, tuning jobs, endpoints) mostly wait on other things, take no slot,
+  and are *resumable*: their state lives in the store, so another worker can pick them up again.
+
+One bad item never stops the loop: an unexpected error fails that item with a FailureReason and the
 loop goes on. Items whose worker stopped sending heartbeats (a crashed or restarted worker) are
-reconciled: their leftovers are stopped and the job fails with a reason a person understands. On
-SIGTERM the worker stops its running jobs, fails them as interrupted, and exits.
+reconciled: a job's leftovers are stopped and it fails with a reason a person understands; a
+resumable item is run again by this worker. On SIGTERM the worker stops its running jobs, fails them
+as interrupted, and exits.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from emulator import aws_clients
@@ -34,14 +41,30 @@ from emulator.store.work_queue import WorkItem
 
 log = logging.getLogger(__name__)
 
-EXECUTORS: dict[str, Callable[[JobRun], None]] = {
-    "TrainingJob": run_training_job,
-    "ProcessingJob": run_processing_job,
+
+@dataclass(frozen=True)
+class Executor:
+    """How the worker runs one kind of work item."""
+
+    run: Callable[[JobRun], None]
+    # Jobs take a slot; coordinators (which mostly wait for other items) do not.
+    takes_slot: bool = True
+    # Resumable items keep their progress in the store: a stale one is run again, not failed.
+    resumable: bool = False
+    # Where the Describe document records the end time when the worker has to fail the item.
+    end_time_field: str = "EndTime"
+
+
+EXECUTORS: dict[str, Executor] = {
+    "TrainingJob": Executor(run_training_job, end_time_field="TrainingEndTime"),
+    "ProcessingJob": Executor(run_processing_job, end_time_field="ProcessingEndTime"),
 }
 PR_SET_PDEATHSIG = 1
 HEARTBEAT_SECONDS = 1.0
 STALE_AFTER_SECONDS = 6.0
 IDLE_WAIT_SECONDS = 0.1
+# Statuses from which the worker may fail an item it could not run (jobs, executions, endpoints).
+IN_PROGRESS_STATUSES = ("InProgress", "Stopping", "Executing", "Creating", "Updating")
 
 
 class Worker:
@@ -53,6 +76,7 @@ class Worker:
         self.worker_id = f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.logs = LogStore(store.engine)
         self._running: dict[int, threading.Thread] = {}
+        self._running_kinds: dict[int, str] = {}
         self._stopping = threading.Event()
 
     def run(self) -> None:
@@ -65,25 +89,32 @@ class Worker:
         last_beat = 0.0
         while not self._stopping.is_set():
             self._running = {key: thread for key, thread in self._running.items() if thread.is_alive()}
+            self._running_kinds = {key: self._running_kinds[key] for key in self._running}
             if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
                 self.store.work.heartbeat(self.worker_id)
                 self._reconcile_stale()
                 last_beat = time.monotonic()
-            claimed = None
-            if len(self._running) < self.max_concurrent:
-                claimed = self.store.work.claim_next(self.worker_id, list(EXECUTORS))
+            claimed = self.store.work.claim_next(self.worker_id, self._claimable_kinds())
             if claimed is not None:
-                thread = threading.Thread(
-                    target=self._execute, args=(claimed,), name=f"job-{claimed.name}", daemon=True
-                )
-                self._running[claimed.id] = thread
-                thread.start()
+                self._start_thread(claimed)
             else:
                 self._stopping.wait(IDLE_WAIT_SECONDS)
         self._interrupt_running()
 
     def stop(self) -> None:
         self._stopping.set()
+
+    def _claimable_kinds(self) -> list[str]:
+        busy_slots = sum(1 for kind in self._running_kinds.values() if EXECUTORS[kind].takes_slot)
+        if busy_slots < self.max_concurrent:
+            return list(EXECUTORS)
+        return [kind for kind, executor in EXECUTORS.items() if not executor.takes_slot]
+
+    def _start_thread(self, item: WorkItem) -> None:
+        thread = threading.Thread(target=self._execute, args=(item,), name=f"{item.kind}-{item.name}", daemon=True)
+        self._running[item.id] = thread
+        self._running_kinds[item.id] = item.kind
+        thread.start()
 
     def _execute(self, item: WorkItem) -> None:
         run = JobRun(
@@ -97,14 +128,16 @@ class Worker:
             shutdown=self._stopping,
         )
         try:
-            EXECUTORS[item.kind](run)
+            EXECUTORS[item.kind].run(run)
         except RunnerError as error:
             self._fail(item, str(error))
         except Exception as error:
             log.error("job %s %s crashed:\n%s", item.kind, item.name, traceback.format_exc())
             self._fail(item, f"InternalServerError: the emulator failed while running the job: {error!r}")
         finally:
-            self.store.work.finish(item.id)
+            # A resumable item interrupted by shutdown stays claimed: the next worker resumes it.
+            if not (EXECUTORS[item.kind].resumable and self._stopping.is_set()):
+                self.store.work.finish(item.id)
 
     def _fail(self, item: WorkItem, reason: str) -> None:
         """End a job Failed with `reason` unless it already reached an end status."""
@@ -114,18 +147,20 @@ class Worker:
         def change(current: Any) -> dict[str, Any]:
             document = {**current.document, status_key: "Failed", "FailureReason": reason[:1024]}
             document["LastModifiedTime"] = now
-            if item.kind == "TrainingJob":
+            if "SecondaryStatus" in document:
                 document = secondary_transition(document, "Failed", "Training job failed", now)
-                document.setdefault("TrainingEndTime", now)
-            elif item.kind == "ProcessingJob":
-                document.setdefault("ProcessingEndTime", now)
+            document.setdefault(EXECUTORS[item.kind].end_time_field, now)
             return document
 
-        self.store.transition(item.kind, item.name, ("InProgress", "Stopping"), "Failed", change)
+        self.store.transition(item.kind, item.name, IN_PROGRESS_STATUSES, "Failed", change)
 
     def _reconcile_stale(self) -> None:
         for item in self.store.work.stale(time.time() - STALE_AFTER_SECONDS):
             if not self.store.work.take_over(item.id, item.worker_id, self.worker_id):
+                continue
+            if item.kind in EXECUTORS and EXECUTORS[item.kind].resumable:
+                log.info("resuming %s %s after its worker stopped", item.kind, item.name)
+                self._start_thread(item)
                 continue
             for handle in item.handles:
                 if self.runner.reconcile(handle):
