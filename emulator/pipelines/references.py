@@ -83,19 +83,32 @@ class Reference:
         return parse_property_path(self.path) if self.path else ()
 
 
+@dataclass(frozen=True)
+class PathSegment:
+    """One segment of a step property path: `key` is a member/name (str) or list index (int), `text` its source."""
+
+    key: str | int
+    text: str
+
+
 def parse_property_path(path: str) -> tuple[str | int, ...]:
     """Split `A.B[0].C['name']` into `("A", "B", 0, "C", "name")`; raise InvalidExpression if malformed.
 
     A quoted segment selects a map key, or a list element by its name (e.g. `Outputs['train']`).
     """
-    segments: list[str | int] = []
+    return tuple(segment.key for segment in split_property_path(path))
+
+
+def split_property_path(path: str) -> tuple[PathSegment, ...]:
+    """Like `parse_property_path`, keeping each segment's source text (`.B`, `[0]`, `['name']`) for messages."""
+    segments: list[PathSegment] = []
     position = 0
     while position < len(path) or not segments:
         pattern = _NEXT_SEGMENT if segments else _FIRST_SEGMENT
         match = pattern.match(path, position)
         if match is None:
             raise InvalidExpression(f"property path '{path}' is malformed at character {position + 1}")
-        segments.append(_segment(match))
+        segments.append(PathSegment(_segment(match), match.group(0)))
         position = match.end()
     return tuple(segments)
 
