@@ -35,6 +35,7 @@ from emulator.jobs.processing import run_processing_job
 from emulator.jobs.runners.base import JobSpec, Runner, RunnerError
 from emulator.jobs.training import run_training_job
 from emulator.logs.store import LogStore
+from emulator.pipelines.execution import run_pipeline_execution
 from emulator.sagemaker.jobs import secondary_transition
 from emulator.store.repository import Store
 from emulator.store.work_queue import WorkItem
@@ -51,13 +52,14 @@ class Executor:
     takes_slot: bool = True
     # Resumable items keep their progress in the store: a stale one is run again, not failed.
     resumable: bool = False
-    # Where the Describe document records the end time when the worker has to fail the item.
-    end_time_field: str = "EndTime"
+    # Where the Describe document records the end time when the worker has to fail the item (if it does).
+    end_time_field: str | None = "EndTime"
 
 
 EXECUTORS: dict[str, Executor] = {
     "TrainingJob": Executor(run_training_job, end_time_field="TrainingEndTime"),
     "ProcessingJob": Executor(run_processing_job, end_time_field="ProcessingEndTime"),
+    "PipelineExecution": Executor(run_pipeline_execution, takes_slot=False, resumable=True, end_time_field=None),
 }
 PR_SET_PDEATHSIG = 1
 HEARTBEAT_SECONDS = 1.0
@@ -149,7 +151,9 @@ class Worker:
             document["LastModifiedTime"] = now
             if "SecondaryStatus" in document:
                 document = secondary_transition(document, "Failed", "Training job failed", now)
-            document.setdefault(EXECUTORS[item.kind].end_time_field, now)
+            end_time_field = EXECUTORS[item.kind].end_time_field
+            if end_time_field is not None:
+                document.setdefault(end_time_field, now)
             return document
 
         self.store.transition(item.kind, item.name, IN_PROGRESS_STATUSES, "Failed", change)

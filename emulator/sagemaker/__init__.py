@@ -3,4 +3,10 @@
 Importing this package registers every implemented operation with `emulator.api.registry`.
 """
 
-from emulator.sagemaker import pipelines, processing_jobs, tags, training_jobs  # noqa: F401
+from emulator.sagemaker import (  # noqa: F401
+    pipeline_executions,
+    pipelines,
+    processing_jobs,
+    tags,
+    training_jobs,
+)

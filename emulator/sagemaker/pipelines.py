@@ -3,7 +3,7 @@ ListPipelineVersions and UpdatePipelineVersion.
 
 A pipeline row (kind `Pipeline`) holds the DescribePipeline document; each version is a row of kind
 `PipelineVersion` whose document is its ListPipelineVersions summary and whose `extra` keeps the
-Describe document as it was at that version. Executions live in `executions.py`.
+Describe document as it was at that version. Executions live in `pipeline_executions.py`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from botocore.exceptions import ClientError
 from emulator.api.errors import ResourceNotFound, ValidationError
 from emulator.api.pagination import query_page
 from emulator.api.registry import Request, RequestContext, Response
-from emulator.pipelines.definition import DefinitionError, validate_definition
+from emulator.pipelines.definition import DefinitionError, parse_definition
+from emulator.pipelines.steps import EXECUTORS as STEP_EXECUTORS
+from emulator.pipelines.steps import unsupported_steps
 from emulator.sagemaker import arns
 from emulator.sagemaker.common import project, sagemaker_operation, without_none
 from emulator.store.repository import AlreadyExists, ListQuery, Resource
@@ -49,9 +51,14 @@ def _definition(ctx: RequestContext, request: Request, *, required: bool) -> str
             raise ValidationError("Either PipelineDefinition or PipelineDefinitionS3Location is required.")
         return None
     try:
-        validate_definition(inline)
+        definition = parse_definition(inline)
     except DefinitionError as error:
         raise ValidationError(str(error)) from None
+    for step in unsupported_steps(definition):
+        raise ValidationError(
+            f"Step '{step.name}' has type '{step.type.value}', which this emulator cannot run "
+            f"(it runs: {', '.join(sorted(executor.value for executor in STEP_EXECUTORS))})."
+        )
     return inline
 
 
@@ -149,6 +156,17 @@ def describe_pipeline(ctx: RequestContext, request: Request) -> Response:
             return dict(version.extra["Describe"])
     wanted = f"version {version_id}" if version_id is not None else f"alias {alias}"
     raise ResourceNotFound(f"Pipeline '{pipeline.arn}' has no {wanted}.")
+
+
+def pipeline_version_describe(ctx: RequestContext, pipeline: Resource, version_id: int | None) -> dict[str, Any]:
+    """The DescribePipeline document of a version (the latest when `version_id` is None), with its id."""
+    latest = int(pipeline.extra.get("LatestVersion", 1))
+    if version_id is None:
+        return {**pipeline.document, "PipelineVersionId": latest}
+    for version in _versions(ctx, pipeline):
+        if version.document["PipelineVersionId"] == version_id:
+            return {**version.extra["Describe"], "PipelineVersionId": version_id}
+    raise ResourceNotFound(f"Pipeline '{pipeline.arn}' has no version {version_id}.")
 
 
 def _versions(ctx: RequestContext, pipeline: Resource) -> list[Resource]:

@@ -1,0 +1,59 @@
+"""Steps that create a model or register a model package: `Model` (CreateModel) and `RegisterModel`.
+
+Both finish as soon as the API call returns; their properties are the Describe response
+(`Steps.S.ModelName`, `Steps.S.ModelPackageArn` …).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from emulator.pipelines.scheduler import StepStatus
+from emulator.pipelines.steps.base import Finished, Started, StepContext, generated_name
+from emulator.pipelines.steps.jobs import failed_call
+
+
+class ModelStep:
+    cache_attributes: tuple[str, ...] = ()
+
+    def start(self, ctx: StepContext, arguments: dict[str, Any]) -> Started | Finished:
+        client = ctx.client("sagemaker")
+        name = generated_name(ctx)
+        try:
+            arn = client.create_model(**{**arguments, "ModelName": name})["ModelArn"]
+            properties = _without_metadata(client.describe_model(ModelName=name))
+        except ClientError as error:
+            return failed_call(error, "CreateModel")
+        return Finished(StepStatus.SUCCEEDED, properties, metadata={"Model": {"Arn": arn}})
+
+    def poll(self, ctx: StepContext, handle: Mapping[str, Any]) -> Finished | None:
+        raise AssertionError("a Model step finishes when it starts")
+
+    def stop(self, ctx: StepContext, handle: Mapping[str, Any]) -> None:
+        return None
+
+
+class RegisterModelStep:
+    cache_attributes: tuple[str, ...] = ()
+
+    def start(self, ctx: StepContext, arguments: dict[str, Any]) -> Started | Finished:
+        client = ctx.client("sagemaker")
+        try:
+            arn = client.create_model_package(**arguments)["ModelPackageArn"]
+            properties = _without_metadata(client.describe_model_package(ModelPackageName=arn))
+        except ClientError as error:
+            return failed_call(error, "CreateModelPackage")
+        return Finished(StepStatus.SUCCEEDED, properties, metadata={"RegisterModel": {"Arn": arn}})
+
+    def poll(self, ctx: StepContext, handle: Mapping[str, Any]) -> Finished | None:
+        raise AssertionError("a RegisterModel step finishes when it starts")
+
+    def stop(self, ctx: StepContext, handle: Mapping[str, Any]) -> None:
+        return None
+
+
+def _without_metadata(response: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in response.items() if key != "ResponseMetadata"}

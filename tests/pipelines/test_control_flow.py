@@ -1,0 +1,172 @@
+"""Pipeline executions without jobs, through boto3: parameters, Condition branches, Fail, listing and
+describing, idempotent starts, bad parameters."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import ROLE_ARN
+
+
+def condition_pipeline(threshold_default: float = 6.0) -> dict[str, Any]:
+    return {
+        "Version": "2020-12-01",
+        "Parameters": [
+            {"Name": "Score", "Type": "Float", "DefaultValue": 5.0},
+            {"Name": "Threshold", "Type": "Float", "DefaultValue": threshold_default},
+            {"Name": "Mode", "Type": "String", "DefaultValue": "fast", "EnumValues": ["fast", "slow"]},
+        ],
+        "Steps": [
+            {
+                "Name": "Check",
+                "Type": "Condition",
+                "Arguments": {
+                    "Conditions": [
+                        {
+                            "Type": "LessThanOrEqualTo",
+                            "LeftValue": {"Get": "Parameters.Score"},
+                            "RightValue": {"Get": "Parameters.Threshold"},
+                        }
+                    ],
+                    "IfSteps": [],
+                    "ElseSteps": [
+                        {
+                            "Name": "TooHigh",
+                            "Type": "Fail",
+                            "Arguments": {
+                                "ErrorMessage": {
+                                    "Std:Join": {
+                                        "On": " ",
+                                        "Values": [
+                                            "Score above",
+                                            {"Get": "Parameters.Threshold"},
+                                            "in",
+                                            {"Get": "Execution.PipelineName"},
+                                        ],
+                                    }
+                                }
+                            },
+                        }
+                    ],
+                },
+            }
+        ],
+    }
+
+
+def wait_for(sm: Any, arn: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        described = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
+        if described["PipelineExecutionStatus"] not in ("Executing", "Stopping"):
+            return described
+        assert time.monotonic() < deadline, f"execution still {described['PipelineExecutionStatus']}"
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def pipeline(sm: Any, unique: str) -> str:
+    name = f"ctl-{unique}"
+    sm.create_pipeline(
+        PipelineName=name,
+        PipelineDefinition=json.dumps(condition_pipeline()),
+        RoleArn=ROLE_ARN,
+        ClientRequestToken=unique * 4,
+    )
+    return name
+
+
+def test_true_branch_succeeds_and_lists_the_condition(sm: Any, pipeline: str) -> None:
+    arn = sm.start_pipeline_execution(PipelineName=pipeline, ClientRequestToken="a" * 32)["PipelineExecutionArn"]
+    assert arn.startswith(f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/{pipeline}/execution/")
+    execution_id = arn.rsplit("/", 1)[-1]
+    assert len(execution_id) == 12 and execution_id.isalnum() and execution_id == execution_id.lower()
+    described = wait_for(sm, arn)
+    assert described["PipelineExecutionStatus"] == "Succeeded"
+    steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
+    assert [(s["StepName"], s["StepStatus"]) for s in steps] == [("Check", "Succeeded")]
+    assert steps[0]["Metadata"] == {"Condition": {"Outcome": "True"}}
+    assert steps[0]["AttemptCount"] == 1
+    # The same ClientRequestToken starts nothing new.
+    again = sm.start_pipeline_execution(PipelineName=pipeline, ClientRequestToken="a" * 32)
+    assert again["PipelineExecutionArn"] == arn
+
+
+def test_else_branch_fails_with_the_fail_steps_message(sm: Any, pipeline: str) -> None:
+    arn = sm.start_pipeline_execution(
+        PipelineName=pipeline,
+        PipelineParameters=[{"Name": "Score", "Value": "7.5"}, {"Name": "Mode", "Value": "slow"}],
+    )["PipelineExecutionArn"]
+    described = wait_for(sm, arn)
+    assert described["PipelineExecutionStatus"] == "Failed"
+    assert described["FailureReason"] == f"Score above 6.0 in {pipeline}"
+    steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
+    assert [(s["StepName"], s["StepStatus"]) for s in steps] == [("TooHigh", "Failed"), ("Check", "Succeeded")]
+    assert steps[0]["Metadata"] == {"Fail": {"ErrorMessage": f"Score above 6.0 in {pipeline}"}}
+    ascending = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn, SortOrder="Ascending")
+    assert [s["StepName"] for s in ascending["PipelineExecutionSteps"]] == ["Check", "TooHigh"]
+    parameters = sm.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)["PipelineParameters"]
+    assert parameters == [
+        {"Name": "Score", "Value": "7.5"},
+        {"Name": "Threshold", "Value": "6.0"},
+        {"Name": "Mode", "Value": "slow"},
+    ]
+    summaries = sm.list_pipeline_executions(PipelineName=pipeline)["PipelineExecutionSummaries"]
+    assert summaries[0]["PipelineExecutionArn"] == arn
+    assert summaries[0]["PipelineExecutionFailureReason"] == described["FailureReason"]
+
+
+@pytest.mark.parametrize(
+    ("parameters", "fragment"),
+    [
+        ([{"Name": "Nope", "Value": "1"}], "Nope"),
+        ([{"Name": "Score", "Value": "high"}], "Score"),
+        ([{"Name": "Mode", "Value": "medium"}], "medium"),
+    ],
+)
+def test_bad_parameters_are_rejected(sm: Any, pipeline: str, parameters: list[dict[str, str]], fragment: str) -> None:
+    with pytest.raises(ClientError) as raised:
+        sm.start_pipeline_execution(PipelineName=pipeline, PipelineParameters=parameters)
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    assert fragment in raised.value.response["Error"]["Message"]
+
+
+def test_definition_for_execution_is_the_one_at_start(sm: Any, pipeline: str) -> None:
+    arn = sm.start_pipeline_execution(PipelineName=pipeline)["PipelineExecutionArn"]
+    wait_for(sm, arn)
+    sm.update_pipeline(PipelineName=pipeline, PipelineDefinition=json.dumps(condition_pipeline(9.0)))
+    old = sm.describe_pipeline_definition_for_execution(PipelineExecutionArn=arn)["PipelineDefinition"]
+    assert json.loads(old)["Parameters"][1]["DefaultValue"] == 6.0
+    assert (
+        json.loads(sm.describe_pipeline(PipelineName=pipeline)["PipelineDefinition"])["Parameters"][1]["DefaultValue"]
+        == 9.0
+    )
+
+
+def test_unsupported_step_types_are_refused_at_create(sm: Any, unique: str) -> None:
+    definition = {
+        "Version": "2020-12-01",
+        "Steps": [{"Name": "CallLambda", "Type": "Lambda", "Arguments": {}, "FunctionArn": "arn:aws:lambda:x"}],
+    }
+    with pytest.raises(ClientError) as raised:
+        sm.create_pipeline(
+            PipelineName=f"lam-{unique}",
+            PipelineDefinition=json.dumps(definition),
+            RoleArn=ROLE_ARN,
+            ClientRequestToken=unique * 4,
+        )
+    message = raised.value.response["Error"]["Message"]
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    assert "CallLambda" in message and "Lambda" in message
+
+
+def test_missing_execution_is_not_found(sm: Any) -> None:
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/none/execution/abcdefabcdef"
+    with pytest.raises(ClientError) as raised:
+        sm.describe_pipeline_execution(PipelineExecutionArn=arn)
+    assert raised.value.response["Error"]["Code"] == "ResourceNotFound"
