@@ -5,8 +5,10 @@ root) in which its staged directory is bind-mounted at `/opt/ml` (and at any oth
 names), so job code reads and writes the real contract paths. Jobs use the emulator's own Python
 environment: `python`/`python3` in a command mean this interpreter, and SageMaker's first-party
 framework images (scikit-learn, XGBoost, PyTorch, TensorFlow, Hugging Face) run script mode through the
-`sagemaker-training` toolkit installed here, as their containers do. Any other image cannot be run
-without Docker: the job fails saying so.
+`sagemaker-training` toolkit installed here, as their containers do. Serving hosts of those images
+(`serve`) run `emulator.serving.inference`, the framework inference contract, on a free loopback port
+(`SAGEMAKER_BIND_TO_PORT`) that `endpoint` reports. Any other image cannot be run without Docker: the job
+fails saying so.
 
 Not for: isolation. A process job can see the rest of this machine; use the docker runner for that.
 """
@@ -16,8 +18,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -35,6 +39,16 @@ FRAMEWORK_REPOSITORIES = (
     "huggingface-pytorch-training",
     "huggingface-tensorflow-training",
 )
+# Images whose `serve` is the framework inference contract (`emulator.serving.inference`).
+SERVING_REPOSITORIES = (
+    "sagemaker-scikit-learn",
+    "sagemaker-xgboost",
+    "pytorch-inference",
+    "pytorch-training",
+    "tensorflow-inference",
+    "huggingface-pytorch-inference",
+    "huggingface-tensorflow-inference",
+)
 # Runs inside the new mount namespace: bind each SOURCE TARGET pair, then exec the job's command.
 _MOUNT_SCRIPT = (
     'set -e; while [ "$1" != -- ]; do [ -e "$2" ] || mkdir -p "$2"; mount --bind "$1" "$2"; shift 2; done; '
@@ -47,14 +61,17 @@ class _Handle:
     pid: int
     log: str
     started: float
+    port: int | None = None  # serving hosts: where their HTTP server listens on 127.0.0.1
 
     def encode(self) -> str:
-        return json.dumps({"pid": self.pid, "log": self.log, "started": self.started})
+        data = {"pid": self.pid, "log": self.log, "started": self.started}
+        return json.dumps(data if self.port is None else {**data, "port": self.port})
 
     @classmethod
     def decode(cls, handle: str) -> _Handle:
         data = json.loads(handle)
-        return cls(int(data["pid"]), str(data["log"]), float(data["started"]))
+        port = data.get("port")
+        return cls(int(data["pid"]), str(data["log"]), float(data["started"]), int(port) if port else None)
 
 
 def repository_of(image: str) -> str:
@@ -91,7 +108,9 @@ class ProcessRunner:
 
     def _start_host(self, job: JobSpec, host: HostSpec) -> _Handle:
         command = self._command(host)
-        log_path = self._work_dir / f"{job.kind}-{job.name}-{host.host}.log"
+        port = _free_port() if host.serves_http else None
+        # Unique per start: an endpoint's hosts are started again after a restart or an update.
+        log_path = self._work_dir / f"{job.kind}-{job.name}-{host.host}-{secrets.token_hex(3)}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         hosts_file = self._hosts_file(job, log_path.with_suffix(".hosts"))
         all_mounts = {**host.mounts, "/etc/hosts": hosts_file}
@@ -101,6 +120,8 @@ class ProcessRunner:
             unshare[1:1] = ["--user", "--map-root-user"]
         argv = [*unshare, "sh", "-c", _MOUNT_SCRIPT, "mount", *mounts, "--", *command]
         environment = {**os.environ, **host.environment, "PYTHONUNBUFFERED": "1"}
+        if port is not None:
+            environment["SAGEMAKER_BIND_TO_PORT"] = str(port)
         with log_path.open("ab") as log:
             try:
                 process = subprocess.Popen(
@@ -109,7 +130,7 @@ class ProcessRunner:
             except OSError as error:
                 raise RunnerError(f"Could not start {command[0]}: {error}") from None
         self._children[process.pid] = process
-        return _Handle(process.pid, str(log_path), time.time())
+        return _Handle(process.pid, str(log_path), time.time(), port)
 
     @staticmethod
     def _hosts_file(job: JobSpec, path: Path) -> Path:
@@ -127,8 +148,17 @@ class ProcessRunner:
         repository = repository_of(host.image)
         if repository in FRAMEWORK_REPOSITORIES and host.arguments[:1] == ("train",):
             return [sys.executable, "-c", "from sagemaker_training.cli.train import main; main()"]
+        if repository in SERVING_REPOSITORIES and host.arguments[:1] == ("serve",):
+            return [sys.executable, "-m", "emulator.serving.inference", "--image", host.image]
         if host.arguments and not _looks_like_image_command(host.arguments[0]):
             return [_host_program(host.arguments[0]), *host.arguments[1:]]
+        if host.arguments[:1] == ("serve",):
+            raise RunnerError(
+                f"The process runner cannot serve image {host.image}: it serves only SageMaker's framework "
+                f"images ({', '.join(SERVING_REPOSITORIES)}) through their inference contract (model_fn, "
+                "input_fn, predict_fn, output_fn). Start the emulator with --runner docker to serve this image "
+                "in a container."
+            )
         raise RunnerError(
             f"The process runner cannot run image {host.image}: it runs only SageMaker's framework images "
             f"({', '.join(FRAMEWORK_REPOSITORIES)}) in script mode, or jobs that name their own command. "
@@ -176,7 +206,10 @@ class ProcessRunner:
                 yield from pending.decode("utf-8", "replace").split("\n")
 
     def endpoint(self, handle: str) -> str:
-        raise RunnerError("serving is not available in the process runner yet")
+        port = _Handle.decode(handle).port
+        if port is None:
+            raise RunnerError("This process was not started as a serving host, so it has no HTTP endpoint.")
+        return f"http://127.0.0.1:{port}"
 
     def reconcile(self, handle: str) -> bool:
         """A process job cannot be reattached: its output pipe and parent are gone with the old worker."""
@@ -187,6 +220,12 @@ class ProcessRunner:
             pid = _Handle.decode(handle).pid
             if _alive(pid):
                 self.stop(handle, 1)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _host_program(program: str) -> str:

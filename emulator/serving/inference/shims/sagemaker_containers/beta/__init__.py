@@ -1,0 +1,1 @@
+"""See `sagemaker_containers.beta.framework`."""
