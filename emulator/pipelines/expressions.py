@@ -366,12 +366,25 @@ def java_double_text(value: float) -> str:
     if value == 0:
         return "-0.0" if math.copysign(1.0, value) < 0 else "0.0"
     sign = "-" if value < 0 else ""
-    exact = Decimal(repr(abs(value))).normalize().as_tuple()
-    digits = "".join(str(digit) for digit in exact.digits)
-    exponent = len(digits) + int(exact.exponent) - 1  # position of the first digit
+    digits, exponent = _shortest_digits(abs(value))
     if -3 <= exponent < 7:
         return sign + _plain_decimal(digits, exponent)
     return f"{sign}{digits[0]}.{digits[1:] or '0'}E{exponent}"
+
+
+def _shortest_digits(value: float) -> tuple[str, int]:
+    """Significant digits that read back as `value`, and the exponent of the first one.
+
+    Like Java, a one-digit result gives way to the closest two-digit one when that reads back too
+    (Double.MIN_VALUE prints 4.9E-324, not 5.0E-324).
+    """
+    shortest = Decimal(repr(value)).normalize().as_tuple()
+    digits = "".join(str(digit) for digit in shortest.digits)
+    exponent = len(digits) + int(shortest.exponent) - 1
+    two = f"{value:.1e}"
+    if len(digits) == 1 and float(two) == value:
+        return two[0] + two[2].rstrip("0"), int(two[4:])
+    return digits, exponent
 
 
 def _plain_decimal(digits: str, exponent: int) -> str:
