@@ -4,9 +4,13 @@ Importing this package registers every implemented operation with `emulator.api.
 """
 
 from emulator.sagemaker import (  # noqa: F401
+    model_packages,
+    models,
     pipeline_executions,
     pipelines,
     processing_jobs,
     tags,
     training_jobs,
+    transform_jobs,
+    tuning_jobs,
 )

@@ -122,4 +122,6 @@ def secondary_transition(document: dict[str, Any], status: str, message: str, no
 
 
 def _label(kind: str) -> str:
-    return {"TrainingJob": "Training job", "ProcessingJob": "Processing job"}.get(kind, kind)
+    return {"TrainingJob": "Training job", "ProcessingJob": "Processing job", "TransformJob": "Transform job"}.get(
+        kind, kind
+    )
