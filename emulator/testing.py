@@ -3,6 +3,10 @@ the pytest fixtures in `emulator.pytest_plugin` built on it.
 
 The emulator runs as a real subprocess on a free loopback port with its own data directory, exactly
 as a user starts it, so tests exercise the whole thing — and can kill and restart it.
+
+State goes to SQLite in the data dir, unless `SAGEMAKER_EMULATOR_TEST_DATABASE_URL` names a PostgreSQL
+server (e.g. the URL `scripts/postgres.sh` prints): then each emulator gets a fresh database of its own
+there (`emulator_test_<random>`), kept across restarts and dropped when `running_emulator` ends.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +31,7 @@ from emulator import aws_clients
 from emulator.config import ACCESS_KEY_ID, SECRET_ACCESS_KEY, Settings
 
 READY_TIMEOUT_SECONDS = 60.0
+TEST_DATABASE_VARIABLE = "SAGEMAKER_EMULATOR_TEST_DATABASE_URL"
 
 
 def free_port() -> int:
@@ -42,11 +48,18 @@ class RunningEmulator:
     port: int
     extra_args: Sequence[str] = ()
     region: str = "us-east-1"
+    # None: SQLite in the data dir. Set by `start()` when SAGEMAKER_EMULATOR_TEST_DATABASE_URL is set.
+    database_url: str | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database this emulator keeps its state in (what its health check reports)."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'emulator.db'}"
 
     @property
     def log_path(self) -> Path:
@@ -71,7 +84,12 @@ class RunningEmulator:
     def start(self) -> RunningEmulator:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "emulator", "serve", "--port", str(self.port)]
-        command += ["--data-dir", str(self.data_dir), "--region", self.region, *self.extra_args]
+        command += ["--data-dir", str(self.data_dir), "--region", self.region]
+        if self.database_url is None and os.environ.get(TEST_DATABASE_VARIABLE):
+            self.database_url = create_database(os.environ[TEST_DATABASE_VARIABLE])
+        if self.database_url is not None:
+            command += ["--database-url", self.database_url]
+        command += list(self.extra_args)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         self._wait_until_ready()
@@ -116,6 +134,41 @@ class RunningEmulator:
         return self.start()
 
 
+def create_database(server_url: str) -> str:
+    """Create an empty database on the PostgreSQL server at `server_url`; return its URL."""
+    import sqlalchemy as sa
+
+    from emulator.store import db
+
+    name = f"emulator_test_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(db.normalize_url(server_url), isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(url: str) -> None:
+    """Drop a database `create_database` made (its emulator must have stopped)."""
+    import sqlalchemy as sa
+
+    from emulator.store import db
+
+    target = sa.make_url(url)
+    engine = sa.create_engine(
+        db.normalize_url(target.set(database="postgres").render_as_string(hide_password=False)),
+        isolation_level="AUTOCOMMIT",
+        poolclass=sa.NullPool,
+    )
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+    finally:
+        engine.dispose()
+
+
 @contextlib.contextmanager
 def running_emulator(
     data_dir: str | os.PathLike[str] | None = None, extra_args: Sequence[str] = ()
@@ -124,6 +177,7 @@ def running_emulator(
     with contextlib.ExitStack() as stack:
         if data_dir is None:
             data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="sagemaker-emulator-"))
-        instance = RunningEmulator(Path(data_dir), free_port(), extra_args).start()
+        instance = RunningEmulator(Path(data_dir), free_port(), extra_args)
+        stack.callback(lambda: instance.database_url and drop_database(instance.database_url))
         stack.callback(instance.stop)
-        yield instance
+        yield instance.start()

@@ -262,10 +262,11 @@ class Store:
 def _filters(query: ListQuery) -> list[Any]:
     column = resources.c
     conditions: list[Any] = []
+    # Case-insensitive on every database (SQLite's LIKE always was; PostgreSQL's LIKE is not).
     if query.name_prefix:
-        conditions.append(column.name.startswith(query.name_prefix, autoescape=True))
+        conditions.append(column.name.istartswith(query.name_prefix, autoescape=True))
     if query.name_contains:
-        conditions.append(column.name.contains(query.name_contains, autoescape=True))
+        conditions.append(column.name.icontains(query.name_contains, autoescape=True))
     if query.parent is not None:
         conditions.append(column.parent == query.parent)
     if query.statuses:

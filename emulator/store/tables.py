@@ -6,14 +6,21 @@ import sqlalchemy as sa
 
 metadata = sa.MetaData()
 
+
+def ordered_text(length: int) -> sa.types.TypeEngine[str]:
+    """A string compared and sorted by code point on every database, as AWS orders names: SQLite's
+    default, `COLLATE "C"` on PostgreSQL (whose default collation follows the server's locale)."""
+    return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
+
+
 resources = sa.Table(
     "resources",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("kind", sa.String(64), nullable=False),
-    sa.Column("name", sa.String(512), nullable=False),
+    sa.Column("name", ordered_text(512), nullable=False),
     sa.Column("arn", sa.String(1024), nullable=True, unique=True),
-    sa.Column("status", sa.String(64), nullable=True),
+    sa.Column("status", ordered_text(64), nullable=True),
     sa.Column("parent", sa.String(1024), nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("modified_at", sa.Float, nullable=False),
@@ -40,8 +47,8 @@ log_events = sa.Table(
     "log_events",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("log_group", sa.String(512), nullable=False),
-    sa.Column("log_stream", sa.String(512), nullable=False),
+    sa.Column("log_group", ordered_text(512), nullable=False),
+    sa.Column("log_stream", ordered_text(512), nullable=False),
     sa.Column("timestamp", sa.BigInteger, nullable=False),
     sa.Column("ingestion_time", sa.BigInteger, nullable=False),
     sa.Column("message", sa.Text, nullable=False),

@@ -1,7 +1,9 @@
 """The worker's queue over `work_items`: enqueue, atomic claim, heartbeats, the Stop flag, handles.
 
-Claiming is compare-and-set (`UPDATE … WHERE state = 'queued'` with the row count checked), so two
-workers never run the same job. A worker records runner handles before waiting on them, so a restarted
+Claiming is atomic on both databases, so two workers never run the same job: on PostgreSQL the oldest
+queued row is locked with `FOR UPDATE SKIP LOCKED` (many workers claim different rows at once, nobody
+waits); on SQLite (one writer at a time anyway) it is compare-and-set (`UPDATE … WHERE state = 'queued'`
+with the row count checked). A worker records runner handles before waiting on them, so a restarted
 worker can reattach or fail the job (`owned_by`, `stale`).
 """
 
@@ -58,23 +60,41 @@ class WorkQueue:
 
     def claim_next(self, worker_id: str, kinds: Sequence[str] | None = None) -> WorkItem | None:
         """Take the oldest queued item for this worker, or None when there is none."""
+        query = sa.select(work_items.c.id).where(work_items.c.state == QUEUED)
+        if kinds:
+            query = query.where(work_items.c.kind.in_(list(kinds)))
+        query = query.order_by(work_items.c.id).limit(1)
+        if self.engine.dialect.name == "postgresql":
+            return self._claim_locked(worker_id, query.with_for_update(skip_locked=True))
         for _ in range(5):
-            query = sa.select(work_items.c.id).where(work_items.c.state == QUEUED)
-            if kinds:
-                query = query.where(work_items.c.kind.in_(list(kinds)))
             with self.engine.begin() as connection:
-                candidate = connection.execute(query.order_by(work_items.c.id).limit(1)).scalar()
+                candidate = connection.execute(query).scalar()
                 if candidate is None:
                     return None
-                claimed = connection.execute(
-                    work_items.update()
-                    .where(work_items.c.id == candidate, work_items.c.state == QUEUED)
-                    .values(state=RUNNING, worker_id=worker_id, heartbeat_at=time.time())
-                ).rowcount
-                if claimed == 1:
-                    row = connection.execute(sa.select(work_items).where(work_items.c.id == candidate)).one()
-                    return _item(row)
+                claimed = self._mark_running(connection, candidate, worker_id, only_if_queued=True)
+                if claimed is not None:
+                    return claimed
         return None
+
+    def _claim_locked(self, worker_id: str, query: sa.Select[Any]) -> WorkItem | None:
+        """PostgreSQL: the row lock taken by the SELECT holds until the UPDATE commits."""
+        with self.engine.begin() as connection:
+            candidate = connection.execute(query).scalar()
+            if candidate is None:
+                return None
+            return self._mark_running(connection, candidate, worker_id, only_if_queued=False)
+
+    @staticmethod
+    def _mark_running(
+        connection: sa.Connection, item_id: int, worker_id: str, *, only_if_queued: bool
+    ) -> WorkItem | None:
+        statement = work_items.update().where(work_items.c.id == item_id)
+        if only_if_queued:
+            statement = statement.where(work_items.c.state == QUEUED)
+        claimed = connection.execute(statement.values(state=RUNNING, worker_id=worker_id, heartbeat_at=time.time()))
+        if claimed.rowcount != 1:
+            return None
+        return _item(connection.execute(sa.select(work_items).where(work_items.c.id == item_id)).one())
 
     def get(self, kind: str, name: str) -> WorkItem | None:
         query = sa.select(work_items).where(work_items.c.kind == kind, work_items.c.name == name)
@@ -113,6 +133,11 @@ class WorkQueue:
 
     def finish(self, item_id: int) -> None:
         self._set(item_id, state=DONE)
+
+    def remove(self, kind: str, name: str) -> None:
+        """Forget the item of a deleted resource whose name may be used again (e.g. an endpoint)."""
+        with self.engine.begin() as connection:
+            connection.execute(work_items.delete().where(work_items.c.kind == kind, work_items.c.name == name))
 
     def owned_by(self, worker_id: str) -> list[WorkItem]:
         """Items a worker of this id was running when it last stopped (for reconciliation)."""

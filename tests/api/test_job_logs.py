@@ -32,7 +32,7 @@ def logs(sagemaker_emulator: RunningEmulator) -> Any:
 
 @pytest.fixture(scope="module")
 def log_store(sagemaker_emulator: RunningEmulator) -> Iterator[LogStore]:
-    store = Store.open(f"sqlite:///{sagemaker_emulator.data_dir / 'emulator.db'}")
+    store = Store.open(sagemaker_emulator.resolved_database_url)
     yield LogStore(store.engine)
     store.close()
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from botocore.exceptions import ClientError
 
 from emulator.testing import RunningEmulator
@@ -71,7 +72,8 @@ def test_health_reports_what_is_running(sagemaker_emulator: RunningEmulator) -> 
     health = httpx.get(sagemaker_emulator.url + "/_emulator/health").json()
     assert health["status"] == "ok"
     assert health["data_dir"] == str(sagemaker_emulator.data_dir)
-    assert health["database"].startswith("sqlite:///")
+    expected = sa.make_url(sagemaker_emulator.resolved_database_url).render_as_string(hide_password=True)
+    assert health["database"] == expected  # SQLite in the data dir, or the test's PostgreSQL database
     assert {"version", "runner", "uptime_seconds"} <= set(health)
 
 
