@@ -129,6 +129,11 @@ class RunningEmulator:
             self.process.kill()
             self.process.wait()
 
+    def drop_database(self) -> None:
+        """Drop the PostgreSQL database `start()` created for this emulator (after `stop()`); else nothing."""
+        if self.database_url is not None and not self.database_url.startswith("sqlite"):
+            drop_database(self.database_url)
+
     def restart(self, *, hard: bool = False) -> RunningEmulator:
         self.kill() if hard else self.stop()
         return self.start()
@@ -178,6 +183,6 @@ def running_emulator(
         if data_dir is None:
             data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="sagemaker-emulator-"))
         instance = RunningEmulator(Path(data_dir), free_port(), extra_args)
-        stack.callback(lambda: instance.database_url and drop_database(instance.database_url))
+        stack.callback(instance.drop_database)
         stack.callback(instance.stop)
         yield instance.start()
