@@ -268,8 +268,7 @@ class DataProcessing:
         if self.input_filter.is_root:
             return record
         assert self.input_format is not None
-        filtered = render_record(self.input_filter.apply(parse_record(record, self.input_format)), self.input_format)
-        return filtered + (b"\n" if record.endswith(b"\n") else b"")
+        return render_record(self.input_filter.apply(parse_record(record, self.input_format)), self.input_format)
 
     def finish(self, original: bytes, output: bytes) -> bytes:
         """The record as written: joined with its input and filtered, without a line terminator."""

@@ -1,11 +1,13 @@
 """Batch transform's data plane, pure: splitting an input object into records and packing records into
 request payloads, as the service documents it.
 
-- SplitType `None`: the whole object is one record. `Line`: each line, with its newline, is a record
-  (blank lines are skipped). `RecordIO` and `TFRecord`: each framed record, framing included, so a
-  payload of several records is still a valid RecordIO / TFRecord stream.
+- SplitType `None`: the whole object is one record. `Line`: each line without its line terminator is a
+  record (blank lines are skipped); the records of one payload are joined by `\n` with none after the
+  last, since the framework decoders (e.g. the XGBoost container's `csv_to_dmatrix`) expect input
+  "stripped of leading or trailing newline chars". `RecordIO` and `TFRecord`: each framed record, framing
+  included, so a payload of several records is still a valid RecordIO / TFRecord stream.
 - BatchStrategy `SingleRecord`: one record per request. `MultiRecord`: as many consecutive records as
-  fit in `MaxPayloadInMB` (MiB, counted in bytes). `MaxPayloadInMB` 0 means no limit.
+  fit in `MaxPayloadInMB` (MiB, counted in bytes, separators included). `MaxPayloadInMB` 0 means no limit.
 - A record larger than the limit fails the job (`RecordError`), as the service does.
 
 Not for: HTTP, S3 or filters (`transform_filters.py`).
@@ -49,11 +51,16 @@ def _lines(data: bytes) -> Iterator[bytes]:
     start = 0
     while start < len(data):
         end = data.find(b"\n", start)
-        end = len(data) if end < 0 else end + 1
-        line = data[start:end]
+        end = len(data) if end < 0 else end
+        line = data[start:end].removesuffix(b"\r")
         if line.strip():
             yield line
-        start = end
+        start = end + 1
+
+
+def separator_for(split_type: str) -> bytes:
+    """What goes between the records of one payload."""
+    return b"\n" if split_type == "Line" else b""
 
 
 def _recordio(data: bytes) -> Iterator[bytes]:
@@ -116,7 +123,9 @@ def max_payload_bytes(max_payload_in_mb: int) -> int | None:
     return None if max_payload_in_mb == 0 else max_payload_in_mb * MIB
 
 
-def batches(items: Iterable[Item[T]], strategy: str, limit: int | None) -> Iterator[list[Item[T]]]:
+def batches(
+    items: Iterable[Item[T]], strategy: str, limit: int | None, separator: bytes = b""
+) -> Iterator[list[Item[T]]]:
     """Group items into request payloads: one each (SingleRecord) or as many as fit (MultiRecord)."""
     batch: list[Item[T]] = []
     size = 0
@@ -129,14 +138,15 @@ def batches(items: Iterable[Item[T]], strategy: str, limit: int | None) -> Itera
         if strategy == "SingleRecord":
             yield [item]
             continue
-        if batch and limit is not None and size + len(item.payload) > limit:
+        added = len(item.payload) + (len(separator) if batch else 0)
+        if batch and limit is not None and size + added > limit:
             yield batch
-            batch, size = [], 0
+            batch, size, added = [], 0, len(item.payload)
         batch.append(item)
-        size += len(item.payload)
+        size += added
     if batch:
         yield batch
 
 
-def payload_of(batch: list[Item[T]]) -> bytes:
-    return b"".join(item.payload for item in batch)
+def payload_of(batch: list[Item[T]], separator: bytes = b"") -> bytes:
+    return separator.join(item.payload for item in batch)

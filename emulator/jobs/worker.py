@@ -34,6 +34,7 @@ from emulator.jobs.execution import STOP_GRACE_SECONDS
 from emulator.jobs.processing import run_processing_job
 from emulator.jobs.runners.base import JobSpec, Runner, RunnerError
 from emulator.jobs.training import run_training_job
+from emulator.jobs.transform import run_transform_job
 from emulator.logs.store import LogStore
 from emulator.pipelines.execution import run_pipeline_execution
 from emulator.sagemaker.jobs import secondary_transition
@@ -59,6 +60,7 @@ class Executor:
 EXECUTORS: dict[str, Executor] = {
     "TrainingJob": Executor(run_training_job, end_time_field="TrainingEndTime"),
     "ProcessingJob": Executor(run_processing_job, end_time_field="ProcessingEndTime"),
+    "TransformJob": Executor(run_transform_job, end_time_field="TransformEndTime"),
     "PipelineExecution": Executor(run_pipeline_execution, takes_slot=False, resumable=True, end_time_field=None),
 }
 PR_SET_PDEATHSIG = 1

@@ -83,14 +83,14 @@ def test_csv_input_filter_join_and_output_filter() -> None:
         {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"}, "text/csv", "text/csv"
     )
     assert processing.active and processing.per_record_output
-    original = b"id7,1.5,2.5\n"
-    assert processing.filter_input(original) == b"1.5,2.5\n"
+    original = b"id7,1.5,2.5"
+    assert processing.filter_input(original) == b"1.5,2.5"
     assert processing.finish(original, b"0.75") == b"id7,0.75"
 
 
 def test_csv_join_without_output_filter_appends_every_output_column() -> None:
     processing = DataProcessing.from_request({"JoinSource": "Input"}, "text/csv", "text/csv")
-    assert processing.finish(b'a,"b,c",3\n', b"0.1,0.9") == b'a,"b,c",3,0.1,0.9'
+    assert processing.finish(b'a,"b,c",3', b"0.1,0.9") == b'a,"b,c",3,0.1,0.9'
 
 
 def test_json_join_adds_sagemaker_output() -> None:
@@ -99,8 +99,8 @@ def test_json_join_adds_sagemaker_output() -> None:
         "application/jsonlines",
         "application/jsonlines",
     )
-    original = json.dumps({"id": 4, "features": [1, 2]}).encode() + b"\n"
-    assert processing.filter_input(original) == b"[1,2]\n"
+    original = json.dumps({"id": 4, "features": [1, 2]}).encode()
+    assert processing.filter_input(original) == b"[1,2]"
     assert json.loads(processing.finish(original, b'{"label": 1}')) == {"id": 4, "SageMakerOutput": {"label": 1}}
 
 

@@ -19,9 +19,10 @@ from emulator.jobs.transform_records import (
 )
 
 
-def test_line_split_keeps_newlines_and_skips_blank_lines() -> None:
+def test_line_split_drops_line_terminators_and_skips_blank_lines() -> None:
     data = b"1,2\n\n3,4\r\n   \n5,6"
-    assert list(split_records(data, "Line")) == [b"1,2\n", b"3,4\r\n", b"5,6"]
+    assert list(split_records(data, "Line")) == [b"1,2", b"3,4", b"5,6"]
+    assert list(split_records(b"a\nb\n", "Line")) == [b"a", b"b"]
 
 
 def test_none_split_is_the_whole_object_and_nothing_for_an_empty_one() -> None:
@@ -68,18 +69,20 @@ def _items(*payloads: bytes) -> list[Item[int]]:
 
 
 def test_single_record_sends_one_record_per_request() -> None:
-    groups = list(batches(_items(b"a\n", b"b\n", b"c\n"), "SingleRecord", MIB))
-    assert [payload_of(group) for group in groups] == [b"a\n", b"b\n", b"c\n"]
+    groups = list(batches(_items(b"a", b"b", b"c"), "SingleRecord", MIB, b"\n"))
+    assert [payload_of(group, b"\n") for group in groups] == [b"a", b"b", b"c"]
 
 
-def test_multi_record_packs_records_up_to_the_byte_limit() -> None:
-    records = [b"x" * 40 + b"\n"] * 10  # 41 bytes each
-    groups = list(batches(_items(*records), "MultiRecord", 100))
+def test_multi_record_packs_records_up_to_the_byte_limit_separators_included() -> None:
+    records = [b"x" * 40] * 10  # 40 bytes each, 41 with the separator
+    groups = list(batches(_items(*records), "MultiRecord", 100, b"\n"))
     assert [len(group) for group in groups] == [2, 2, 2, 2, 2]
-    assert all(len(payload_of(group)) <= 100 for group in groups)
-    exact = list(batches(_items(*[b"y" * 50] * 4), "MultiRecord", 100))
+    assert all(len(payload_of(group, b"\n")) <= 100 for group in groups)
+    assert payload_of(groups[0], b"\n") == b"x" * 40 + b"\n" + b"x" * 40
+    exact = list(batches(_items(*[b"y" * 50] * 4), "MultiRecord", 100))  # no separator: 50 + 50 fits
     assert [len(group) for group in exact] == [2, 2]
-    assert b"".join(payload_of(group) for group in groups) == b"".join(records)
+    tight = list(batches(_items(*[b"y" * 50] * 4), "MultiRecord", 100, b"\n"))  # 50 + 1 + 50 does not
+    assert [len(group) for group in tight] == [1, 1, 1, 1]
 
 
 def test_multi_record_without_limit_sends_everything_at_once() -> None:
