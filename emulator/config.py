@@ -56,6 +56,12 @@ class Settings:
     max_concurrent_jobs: int | None = None  # None: the CPU count
     # Image URI -> local image name, for images that cannot be pulled (SAGEMAKER_EMULATOR_IMAGE_MAP, JSON).
     image_map: dict[str, str] = field(default_factory=dict)
+    # The API's URL as workers and job containers reach it, when not http://<host>:<port> (a worker in another
+    # container: SAGEMAKER_EMULATOR_API_URL=http://emulator:4599 in the compose setup).
+    api_url: str | None = None
+    # An existing Docker network every job container joins (docker runner), instead of host networking:
+    # the compose network, so jobs reach the API by service name (SAGEMAKER_EMULATOR_DOCKER_NETWORK).
+    docker_network: str | None = None
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -70,6 +76,8 @@ class Settings:
             runner=_env("RUNNER", "auto") or "auto",
             run_worker=(_env("WORKER", "true") or "true").lower() not in ("0", "false", "no"),
             image_map=_image_map(_env("IMAGE_MAP")),
+            api_url=(_env("API_URL") or "").rstrip("/") or None,
+            docker_network=_env("DOCKER_NETWORK") or None,
         )
         given = {key: value for key, value in overrides.items() if value is not None}
         if "data_dir" in given:
@@ -78,6 +86,8 @@ class Settings:
 
     @property
     def url(self) -> str:
+        if self.api_url:
+            return self.api_url
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
         return f"http://{host}:{self.port}"
 

@@ -198,7 +198,12 @@ def run_worker(
     from emulator.jobs.runners import registry
 
     store = Store.open(settings.resolved_database_url)
-    runner = registry.create(runner_name, settings.data_dir / "jobs" / "_process-logs", settings.image_map)
+    runner = registry.create(
+        runner_name,
+        settings.data_dir / "jobs" / "_process-logs",
+        settings.image_map,
+        docker_network=settings.docker_network,
+    )
     worker = Worker(settings, store, runner, max_concurrent or os.cpu_count() or 2)
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, lambda *_: worker.stop())

@@ -21,6 +21,13 @@ Networking, and why:
   job gets a per-job network and loopback gateway URLs become `host.docker.internal`, which Docker Desktop
   forwards to this machine's loopback (`host-gateway` is added for engines that need it).
 - Serving hosts publish port 8080 on 127.0.0.1 at a free port; `endpoint` reports it.
+- A **shared network** (`network=`, the `SAGEMAKER_EMULATOR_DOCKER_NETWORK` setting; the compose setup
+  names its own network): every job container joins that existing network instead of using host
+  networking, so it reaches the API by service name (`AWS_ENDPOINT_URL=http://emulator:4599`) and a
+  serving host is reached at its address there. Multi-host jobs still get their per-job network for
+  `algo-1 … algo-N` and are connected to the shared one as well. The shared network is never removed.
+  The worker may itself run in a container then; bind-mount sources are paths the *engine* resolves, so
+  the worker's job directories must exist at the same path on the engine's machine (see the README).
 
 A worker that restarts finds its containers again by handle (`reconcile`), and the relays of a running
 job are re-opened on their old ports from the container's labels.
@@ -89,6 +96,7 @@ class DockerRunner:
         pull: bool = True,
         vm_engine: bool | None = None,
         api_timeout: float = 120.0,
+        network: str | None = None,
     ) -> None:
         if docker is None:
             raise RunnerError(
@@ -98,6 +106,8 @@ class DockerRunner:
         self._pull = pull
         self._vm_override = vm_engine
         self._api_timeout = api_timeout
+        self._shared_network = network or None
+        self._shared_network_checked = False
         self._local = threading.local()
         self._lock = threading.Lock()
         self._engine_facts: _Engine | None = None
@@ -114,10 +124,13 @@ class DockerRunner:
         try:
             with _translated(f"start {job.kind} {job.name}"):
                 token = secrets.token_hex(3)
-                if not self._use_host_network(job):
+                self._check_shared_network()
+                if not self._use_host_network(job) and not self._shared_network_suffices(job):
                     network = self._create_network(job, token)
                 for host, image in zip(job.hosts, images, strict=True):
                     created.append(self._create_container(job, host, image, network, token))
+                    if network is not None and self._shared_network:
+                        self._docker().api.connect_container_to_network(created[-1], self._shared_network)
                 for handle in created:
                     self._docker().api.start(handle)
         except BaseException:
@@ -163,6 +176,9 @@ class DockerRunner:
 
     def endpoint(self, handle: str) -> str:
         attrs = self._inspect(handle, f"find the endpoint of container {handle[:12]}")
+        shared = (attrs["NetworkSettings"].get("Networks") or {}).get(self._shared_network or "", {})
+        if shared.get("IPAddress"):
+            return f"http://{shared['IPAddress']}:8080"
         if attrs["HostConfig"].get("NetworkMode") == "host":
             return "http://127.0.0.1:8080"
         bindings = (attrs["NetworkSettings"].get("Ports") or {}).get("8080/tcp") or []
@@ -238,7 +254,25 @@ class DockerRunner:
         return self._engine_facts
 
     def _use_host_network(self, job: JobSpec) -> bool:
+        if self._shared_network:
+            return False
         return not self._engine().vm and len(job.hosts) == 1 and not job.hosts[0].serves_http
+
+    def _shared_network_suffices(self, job: JobSpec) -> bool:
+        """One host on the shared network needs no network of its own (its hostname resolves to itself)."""
+        return bool(self._shared_network) and len(job.hosts) == 1
+
+    def _check_shared_network(self) -> None:
+        if not self._shared_network or self._shared_network_checked:
+            return
+        try:
+            self._docker().api.inspect_network(self._shared_network)
+        except NotFound:
+            raise RunnerError(
+                f"Docker network {self._shared_network!r} (the emulator's SAGEMAKER_EMULATOR_DOCKER_NETWORK "
+                "setting) does not exist on this engine: create it, or unset the setting to use host networking."
+            ) from None
+        self._shared_network_checked = True
 
     def _inspect(self, handle: str, action: str) -> dict[str, Any]:
         with _translated(action):
@@ -284,7 +318,11 @@ class DockerRunner:
         }
         if self._engine().gpus and GPU_INSTANCE.match(job.instance_type):
             options["device_requests"] = [DeviceRequest(count=-1, capabilities=[["gpu"]])]
-        if network is None:
+        if network is None and self._shared_network:
+            options.update(network=self._shared_network)
+            if host.serves_http:
+                options["ports"] = {"8080/tcp": ("127.0.0.1", None)}
+        elif network is None:
             options.update(network_mode="host", extra_hosts={host.host: "127.0.0.1"})
         else:
             endpoint = client.api.create_endpoint_config(aliases=[host.host])
@@ -347,7 +385,8 @@ class DockerRunner:
         except APIError as exc:
             if "already in progress" not in str(exc):
                 raise
-        return [name for name in networks if name not in ("host", "bridge", "none", "default")]
+        kept = {"host", "bridge", "none", "default", self._shared_network}
+        return [name for name in networks if name not in kept]
 
     def _remove_network(self, name: str) -> None:
         try:

@@ -30,12 +30,14 @@ def resolve(name: str) -> str:
     return name
 
 
-def create(name: str, work_dir: Path, image_map: dict[str, str] | None = None) -> Runner:
+def create(
+    name: str, work_dir: Path, image_map: dict[str, str] | None = None, *, docker_network: str | None = None
+) -> Runner:
     concrete = resolve(name)
     if concrete == "docker":
         from emulator.jobs.runners.docker import DockerRunner
 
-        return DockerRunner(image_map=image_map or {})  # type: ignore[return-value]
+        return DockerRunner(image_map=image_map or {}, network=docker_network)  # type: ignore[return-value]
     from emulator.jobs.runners.process import ProcessRunner
 
     return ProcessRunner(work_dir)
