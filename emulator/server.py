@@ -30,6 +30,7 @@ from emulator.jobs.runners import registry
 from emulator.logs.api import LOGS_SERVICE
 from emulator.logs.routing import LogsRouter
 from emulator.s3 import AwsMount
+from emulator.sagemaker.runtime import RuntimeApp
 from emulator.store.repository import Store
 
 log = logging.getLogger("emulator")
@@ -73,7 +74,8 @@ def build(settings: Settings) -> Emulator:
     logs_api = JsonProtocolApp([LOGS_SERVICE], make_context, offload_all=not local_database)
     internal = _internal_app(settings, started_at)
     aws_app = LogsRouter(logs_api, ForeignErrorGuard(aws))  # CloudWatch Logs for /aws/sagemaker/* groups: ours
-    return Emulator(settings, store, aws, Gateway(json_api, internal, aws_app), started_at)
+    runtime = RuntimeApp(settings, store)  # sagemaker-runtime InvokeEndpoint
+    return Emulator(settings, store, aws, Gateway(json_api, internal, aws_app, runtime), started_at)
 
 
 def _internal_app(settings: Settings, started_at: float) -> FastAPI:

@@ -30,6 +30,7 @@ from typing import Any
 from emulator import aws_clients
 from emulator.config import Settings
 from emulator.jobs.context import JobRun
+from emulator.jobs.endpoints import run_endpoint
 from emulator.jobs.execution import STOP_GRACE_SECONDS
 from emulator.jobs.processing import run_processing_job
 from emulator.jobs.runners.base import JobSpec, Runner, RunnerError
@@ -60,6 +61,8 @@ class Executor:
 EXECUTORS: dict[str, Executor] = {
     "TrainingJob": Executor(run_training_job, end_time_field="TrainingEndTime"),
     "ProcessingJob": Executor(run_processing_job, end_time_field="ProcessingEndTime"),
+    # Endpoints live until deleted and are served again by the next worker after a restart.
+    "Endpoint": Executor(run_endpoint, takes_slot=False, resumable=True, end_time_field="LastModifiedTime"),
     "TransformJob": Executor(run_transform_job, end_time_field="TransformEndTime"),
     "PipelineExecution": Executor(run_pipeline_execution, takes_slot=False, resumable=True, end_time_field=None),
 }

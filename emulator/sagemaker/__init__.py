@@ -4,6 +4,8 @@ Importing this package registers every implemented operation with `emulator.api.
 """
 
 from emulator.sagemaker import (  # noqa: F401
+    endpoint_configs,
+    endpoints,
     model_packages,
     models,
     pipeline_executions,

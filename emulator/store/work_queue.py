@@ -139,6 +139,11 @@ class WorkQueue:
         with self.engine.begin() as connection:
             connection.execute(work_items.delete().where(work_items.c.kind == kind, work_items.c.name == name))
 
+    def remove(self, kind: str, name: str) -> None:
+        """Forget the item of a deleted resource whose name may be used again (e.g. an endpoint)."""
+        with self.engine.begin() as connection:
+            connection.execute(work_items.delete().where(work_items.c.kind == kind, work_items.c.name == name))
+
     def owned_by(self, worker_id: str) -> list[WorkItem]:
         """Items a worker of this id was running when it last stopped (for reconciliation)."""
         query = sa.select(work_items).where(work_items.c.worker_id == worker_id, work_items.c.state == RUNNING)
