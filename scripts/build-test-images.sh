@@ -3,9 +3,10 @@
 #
 #   local/sagemaker-sklearn-base:test   Debian bookworm (minbase) + python3, numpy, pandas, scikit-learn from
 #                                       Debian + the `sagemaker-training` toolkit (its `train` entry point).
-#                                       Also tagged as the ECR URI the SageMaker SDK v2 generates for
-#                                       SKLearn(framework_version="1.2-1") in us-east-1, so unmodified SDK
-#                                       code finds it locally.
+#   local/sagemaker-sklearn:test        tests/images/sklearn/ built FROM the base: what a framework image
+#                                       offers job scripts (`python`, a usable `pip`). Also tagged as the ECR
+#                                       URI the SageMaker SDK v2 generates for SKLearn(framework_version="1.2-1")
+#                                       in us-east-1, so unmodified SDK code finds it locally.
 #   local/custom-train:test             tests/images/custom/ built FROM the base: a `train` command that reads
 #                                       hyperparameters.json and writes /opt/ml/model/.
 #
@@ -26,7 +27,9 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 BASE_IMAGE=local/sagemaker-sklearn-base:test
-BASE_ALIASES=(683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3)
+SKLEARN_IMAGE=local/sagemaker-sklearn:test
+SKLEARN_DIR=tests/images/sklearn
+SKLEARN_ALIASES=(683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3)
 CUSTOM_IMAGE=local/custom-train:test
 CUSTOM_DIR=tests/images/custom
 HASH_LABEL=sagemaker-emulator.test-image-hash
@@ -64,11 +67,11 @@ rootfs_key() {
   } | sha256sum | cut -c1-16
 }
 
-custom_key() { # $1: base image id
+derived_key() { # $1: base image id, $2: build directory
   {
     echo "$1"
-    declare -f build_custom
-    (cd "$CUSTOM_DIR" && find . -type f | LC_ALL=C sort | xargs sha256sum && find . -type f -perm -u+x | LC_ALL=C sort)
+    declare -f build_derived
+    (cd "$2" && find . -type f | LC_ALL=C sort | xargs sha256sum && find . -type f -perm -u+x | LC_ALL=C sort)
   } | sha256sum | cut -c1-16
 }
 
@@ -171,20 +174,19 @@ build_base() {
       --change "LABEL $HASH_LABEL=$key" \
       "$tarball" "$BASE_IMAGE" >/dev/null
   fi
-  for alias in "${BASE_ALIASES[@]}"; do docker tag "$BASE_IMAGE" "$alias"; done
 }
 
-build_custom() {
-  local key
-  key=$(custom_key "$(docker image inspect --format '{{.Id}}' "$BASE_IMAGE")")
-  if is_current "$CUSTOM_IMAGE" "$key"; then
-    say "$CUSTOM_IMAGE is current ($key)"
+build_derived() { # $1: image, $2: build directory (its Dockerfile takes the base as BASE_IMAGE)
+  local key output
+  key=$(derived_key "$(docker image inspect --format '{{.Id}}' "$BASE_IMAGE")" "$2")
+  if is_current "$1" "$key"; then
+    say "$1 is current ($key)"
     return
   fi
-  say "building $CUSTOM_IMAGE from $CUSTOM_DIR ..."
-  local output
+  say "building $1 from $2 ..."
+  # --network host: RUN steps work on an engine without a bridge network (the CI engine).
   output=$(docker build -q --network host --build-arg "BASE_IMAGE=$BASE_IMAGE" --label "$HASH_LABEL=$key" \
-    -t "$CUSTOM_IMAGE" "$CUSTOM_DIR" 2>&1) || die "docker build of $CUSTOM_IMAGE failed:
+    -t "$1" "$2" 2>&1) || die "docker build of $1 failed:
 $output"
 }
 
@@ -195,10 +197,12 @@ main() {
   flock 9 # one build at a time per machine
   local started=$SECONDS
   build_base
-  build_custom
+  build_derived "$SKLEARN_IMAGE" "$SKLEARN_DIR"
+  for alias in "${SKLEARN_ALIASES[@]}"; do docker tag "$SKLEARN_IMAGE" "$alias"; done
+  build_derived "$CUSTOM_IMAGE" "$CUSTOM_DIR"
   # Earlier builds these replaced (untagged now); only images built here carry the label.
   docker image ls -q --filter dangling=true --filter "label=$HASH_LABEL" | xargs -r docker image rm >/dev/null 2>&1 || true
-  say "images ready in $((SECONDS - started))s: $BASE_IMAGE ${BASE_ALIASES[*]} $CUSTOM_IMAGE"
+  say "images ready in $((SECONDS - started))s: $BASE_IMAGE $SKLEARN_IMAGE ${SKLEARN_ALIASES[*]} $CUSTOM_IMAGE"
 }
 
 main "$@"

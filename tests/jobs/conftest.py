@@ -76,3 +76,13 @@ def point_sdk_at(emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> 
 @pytest.fixture
 def process_env(process_emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> RunningEmulator:
     return point_sdk_at(process_emulator, monkeypatch)
+
+
+@pytest.fixture(params=["process", pytest.param("docker", marks=pytest.mark.docker)])
+def runner_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> RunningEmulator:
+    """The SDK pointed at the process-runner emulator, then at the docker-runner one: one test body, twins."""
+    return point_sdk_at(request.getfixturevalue(f"{request.param}_emulator"), monkeypatch)
+
+
+def runner_of(emulator: RunningEmulator) -> str:
+    return "docker" if "docker" in emulator.extra_args else "process"

@@ -3,7 +3,9 @@
 Every host runs in a private mount namespace (`unshare --mount`; with a user namespace when not
 root) in which its staged directory is bind-mounted at `/opt/ml` (and at any other path the job
 names), so job code reads and writes the real contract paths. Jobs use the emulator's own Python
-environment: `python`/`python3` in a command mean this interpreter, and SageMaker's first-party
+environment: `python`/`python3` in a command mean this interpreter, and so do `python`, `python3`, `pip`
+and `pip3` found on PATH by scripts the job runs (a FrameworkProcessor's runproc.sh, the toolkit
+installing a requirements.txt): small wrappers for them come first on PATH. SageMaker's first-party
 framework images (scikit-learn, XGBoost, PyTorch, TensorFlow, Hugging Face) run script mode through the
 `sagemaker-training` toolkit installed here, as their containers do. Serving hosts of those images
 (`serve`) run `emulator.serving.inference`, the framework inference contract, on a free loopback port
@@ -19,6 +21,7 @@ import contextlib
 import json
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -97,6 +100,7 @@ class ProcessRunner:
     def __init__(self, work_dir: Path) -> None:
         self._work_dir = work_dir
         self._children: dict[int, subprocess.Popen[bytes]] = {}
+        self._bin: Path | None = None
 
     def start(self, job: JobSpec) -> list[str]:
         problem = namespace_problem()
@@ -120,6 +124,7 @@ class ProcessRunner:
             unshare[1:1] = ["--user", "--map-root-user"]
         argv = [*unshare, "sh", "-c", _MOUNT_SCRIPT, "mount", *mounts, "--", *command]
         environment = {**os.environ, **host.environment, "PYTHONUNBUFFERED": "1"}
+        environment["PATH"] = os.pathsep.join(filter(None, [str(self._interpreter_bin()), environment.get("PATH")]))
         if port is not None:
             environment["SAGEMAKER_BIND_TO_PORT"] = str(port)
         with log_path.open("ab") as log:
@@ -131,6 +136,24 @@ class ProcessRunner:
                 raise RunnerError(f"Could not start {command[0]}: {error}") from None
         self._children[process.pid] = process
         return _Handle(process.pid, str(log_path), time.time(), port)
+
+    def _interpreter_bin(self) -> Path:
+        """A directory of `python`, `python3`, `pip`, `pip3` wrappers that run this interpreter.
+
+        Wrappers, not symlinks: a symlinked venv interpreter outside its venv loses the venv's packages.
+        """
+        if self._bin is None:
+            directory = self._work_dir / "bin"
+            directory.mkdir(parents=True, exist_ok=True)
+            python = shlex.quote(sys.executable)
+            commands = {"python": python, "python3": python, "pip": f"{python} -m pip", "pip3": f"{python} -m pip"}
+            for name, command in commands.items():
+                partial = directory / f"{name}.{os.getpid()}.part"
+                partial.write_text(f'#!/bin/sh\nexec {command} "$@"\n')
+                partial.chmod(0o755)
+                os.replace(partial, directory / name)
+            self._bin = directory
+        return self._bin
 
     @staticmethod
     def _hosts_file(job: JobSpec, path: Path) -> Path:
