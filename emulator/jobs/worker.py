@@ -36,6 +36,7 @@ from emulator.jobs.processing import run_processing_job
 from emulator.jobs.runners.base import JobSpec, Runner, RunnerError
 from emulator.jobs.training import run_training_job
 from emulator.jobs.transform import run_transform_job
+from emulator.jobs.tuning import run_tuning_job
 from emulator.logs.store import LogStore
 from emulator.pipelines.execution import run_pipeline_execution
 from emulator.sagemaker.jobs import secondary_transition
@@ -65,6 +66,9 @@ EXECUTORS: dict[str, Executor] = {
     "Endpoint": Executor(run_endpoint, takes_slot=False, resumable=True, end_time_field="LastModifiedTime"),
     "TransformJob": Executor(run_transform_job, end_time_field="TransformEndTime"),
     "PipelineExecution": Executor(run_pipeline_execution, takes_slot=False, resumable=True, end_time_field=None),
+    "HyperParameterTuningJob": Executor(
+        run_tuning_job, takes_slot=False, resumable=True, end_time_field="HyperParameterTuningEndTime"
+    ),
 }
 PR_SET_PDEATHSIG = 1
 HEARTBEAT_SECONDS = 1.0

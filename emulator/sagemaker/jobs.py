@@ -33,8 +33,13 @@ def create_job(
     name: str,
     describe_shape: str,
     initial: dict[str, Any],
+    parent: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> str:
-    """Insert the job's Describe document and queue it for a worker; return its ARN."""
+    """Insert the job's Describe document and queue it for a worker; return its ARN.
+
+    `parent` links the row to the resource that created it (a tuning job's ARN for its training jobs);
+    `extra` is that creator's bookkeeping, kept beside the document and never served."""
     arn = arns.arn(ctx.region, ctx.account_id, arn_type, name)
     now = time.time()
     document = {
@@ -51,6 +56,8 @@ def create_job(
             without_none(document),
             arn=arn,
             status=IN_PROGRESS,
+            parent=parent,
+            extra=extra,
             created_at=now,
             tag_list=request.get("Tags", ()),
             enqueue=True,
@@ -122,6 +129,10 @@ def secondary_transition(document: dict[str, Any], status: str, message: str, no
 
 
 def _label(kind: str) -> str:
-    return {"TrainingJob": "Training job", "ProcessingJob": "Processing job", "TransformJob": "Transform job"}.get(
-        kind, kind
-    )
+    labels = {
+        "TrainingJob": "Training job",
+        "ProcessingJob": "Processing job",
+        "TransformJob": "Transform job",
+        "HyperParameterTuningJob": "Hyperparameter tuning job",
+    }
+    return labels.get(kind, kind)

@@ -15,7 +15,8 @@ from emulator.sagemaker.paths import check_relative_path
 KIND = "TrainingJob"
 
 
-def _check_supported(request: Request) -> None:
+def check_supported(request: Request) -> None:
+    """Reject what this emulator cannot run, with a reason (also checked for tuning jobs' definitions)."""
     algorithm = request["AlgorithmSpecification"]
     if not algorithm.get("TrainingImage"):
         raise ValidationError(
@@ -39,7 +40,21 @@ def _check_supported(request: Request) -> None:
 
 @sagemaker_operation("CreateTrainingJob")
 def create_training_job(ctx: RequestContext, request: Request) -> Response:
-    _check_supported(request)
+    return {"TrainingJobArn": start_training_job(ctx, request)}
+
+
+def start_training_job(
+    ctx: RequestContext,
+    request: Request,
+    *,
+    parent: str | None = None,
+    extra: dict[str, Any] | None = None,
+    **members: Any,
+) -> str:
+    """CreateTrainingJob's work, also used by tuning jobs to launch their training jobs: `members` are
+    Describe members the request cannot carry (`TuningJobArn`), `parent` and `extra` link the job to its
+    creator (see `jobs.create_job`). Returns the job's ARN."""
+    check_supported(request)
     now = time.time()
     initial = jobs.secondary_transition(
         {
@@ -49,12 +64,13 @@ def create_training_job(ctx: RequestContext, request: Request) -> Response:
             "EnableInterContainerTrafficEncryption": request.get("EnableInterContainerTrafficEncryption", False),
             "EnableManagedSpotTraining": request.get("EnableManagedSpotTraining", False),
             "ModelArtifacts": {"S3ModelArtifacts": ""},
+            **members,
         },
         "Starting",
         "Launching requested ML instances",
         now,
     )
-    arn = jobs.create_job(
+    return jobs.create_job(
         ctx,
         request,
         kind=KIND,
@@ -62,8 +78,9 @@ def create_training_job(ctx: RequestContext, request: Request) -> Response:
         name=request["TrainingJobName"],
         describe_shape="DescribeTrainingJobResponse",
         initial=initial,
+        parent=parent,
+        extra=extra,
     )
-    return {"TrainingJobArn": arn}
 
 
 @sagemaker_operation("DescribeTrainingJob")
