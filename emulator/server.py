@@ -18,9 +18,10 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from pydantic import BaseModel
 
 import emulator
-from emulator import aws_clients, sdk_config
+from emulator import aws_clients, faults, sdk_config
 from emulator.api.json_protocol import JsonProtocolApp, JsonService
 from emulator.api.registry import RequestContext
 from emulator.aws_errors import ForeignErrorGuard
@@ -72,14 +73,27 @@ def build(settings: Settings) -> Emulator:
     local_database = settings.resolved_database_url.startswith("sqlite")
     json_api = JsonProtocolApp(SERVICES, make_context, offload_all=not local_database)
     logs_api = JsonProtocolApp([LOGS_SERVICE], make_context, offload_all=not local_database)
-    internal = _internal_app(settings, started_at)
+    internal = _internal_app(settings, store, started_at)
     aws_app = LogsRouter(logs_api, ForeignErrorGuard(aws))  # CloudWatch Logs for /aws/sagemaker/* groups: ours
     runtime = RuntimeApp(settings, store)  # sagemaker-runtime InvokeEndpoint
     return Emulator(settings, store, aws, Gateway(json_api, internal, aws_app, runtime), started_at)
 
 
-def _internal_app(settings: Settings, started_at: float) -> FastAPI:
+def _internal_app(settings: Settings, store: Store, started_at: float) -> FastAPI:
     app = FastAPI(title="sagemaker-emulator", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.post("/_emulator/faults")
+    def arm_faults(request: FaultRequest) -> dict[str, Any]:
+        return {"armed": faults.arm(store, request.kind, request.count, request.reason)}
+
+    @app.get("/_emulator/faults")
+    def list_faults() -> dict[str, Any]:
+        return {"faults": faults.armed(store)}
+
+    @app.delete("/_emulator/faults")
+    def disarm_faults() -> dict[str, Any]:
+        faults.disarm(store)
+        return {"faults": []}
 
     @app.get("/_emulator/health")
     def health() -> dict[str, Any]:
@@ -95,6 +109,12 @@ def _internal_app(settings: Settings, started_at: float) -> FastAPI:
         }
 
     return app
+
+
+class FaultRequest(BaseModel):
+    kind: str  # the work item kind: TrainingJob, ProcessingJob, TransformJob …
+    count: int = 1
+    reason: str | None = None
 
 
 def _redact(url: str) -> str:

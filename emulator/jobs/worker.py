@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from emulator import aws_clients
+from emulator import aws_clients, faults
 from emulator.config import Settings
 from emulator.jobs.context import JobRun
 from emulator.jobs.endpoints import run_endpoint
@@ -139,6 +139,10 @@ class Worker:
             shutdown=self._stopping,
         )
         try:
+            injected = faults.take(self.store, item.kind)
+            if injected is not None:
+                self._fail(item, injected)
+                return
             EXECUTORS[item.kind].run(run)
         except RunnerError as error:
             self._fail(item, str(error))

@@ -155,6 +155,8 @@ class ExecutionDriver:
         executor = EXECUTORS[step.type]
         try:
             result = executor.start(self._step_context(step), arguments)
+        except ExpressionError as error:  # a Condition whose values cannot be compared: the user's to fix
+            result = Finished(StepStatus.FAILED, failure_reason=str(error))
         except Exception as error:  # an emulator bug must fail the step, not the whole loop
             log.error("step %s of %s crashed:\n%s", step.name, self.execution_id, traceback.format_exc())
             result = Finished(

@@ -258,8 +258,7 @@ def retry_pipeline_execution(ctx: RequestContext, request: Request) -> Response:
 
     if ctx.store.transition(records.EXECUTION, execution.name, (execution.status,), "Executing", retried) is None:
         raise Conflict(f"Pipeline execution '{execution.arn}' changed while being retried; try again.")
-    with ctx.store.engine.begin() as connection:
-        ctx.store.work.enqueue(connection, records.EXECUTION, execution.name)
+    ctx.store.work.requeue(records.EXECUTION, execution.name)
     return {"PipelineExecutionArn": execution.arn}
 
 

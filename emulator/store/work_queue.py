@@ -132,12 +132,21 @@ class WorkQueue:
         return bool(taken == 1)
 
     def finish(self, item_id: int) -> None:
-        self._set(item_id, state=DONE)
-
-    def remove(self, kind: str, name: str) -> None:
-        """Forget the item of a deleted resource whose name may be used again (e.g. an endpoint)."""
+        """Mark a running item done (an item queued again meanwhile, see `requeue`, stays queued)."""
         with self.engine.begin() as connection:
-            connection.execute(work_items.delete().where(work_items.c.kind == kind, work_items.c.name == name))
+            connection.execute(
+                work_items.update().where(work_items.c.id == item_id, work_items.c.state == RUNNING).values(state=DONE)
+            )
+
+    def requeue(self, kind: str, name: str) -> None:
+        """Queue a resource's work again (a retried pipeline execution): a fresh item for any worker."""
+        fresh = {"state": QUEUED, "worker_id": None, "heartbeat_at": None, "stop_requested": False, "handles": []}
+        with self.engine.begin() as connection:
+            updated = connection.execute(
+                work_items.update().where(work_items.c.kind == kind, work_items.c.name == name).values(**fresh)
+            ).rowcount
+            if updated == 0:
+                self.enqueue(connection, kind, name)
 
     def remove(self, kind: str, name: str) -> None:
         """Forget the item of a deleted resource whose name may be used again (e.g. an endpoint)."""

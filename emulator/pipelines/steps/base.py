@@ -14,6 +14,7 @@ import secrets
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from emulator.pipelines.definition import Step
@@ -72,6 +73,22 @@ class StepExecutor(Protocol):
     def poll(self, ctx: StepContext, handle: Mapping[str, Any]) -> Finished | None: ...
 
     def stop(self, ctx: StepContext, handle: Mapping[str, Any]) -> None: ...
+
+
+def plain_response(response: Mapping[str, Any]) -> dict[str, Any]:
+    """A boto3 response as plain JSON data to keep as step properties: no ResponseMetadata, and
+    timestamps as epoch seconds (as the emulator stores them)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return value.timestamp()
+        if isinstance(value, Mapping):
+            return {key: plain(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [plain(item) for item in value]
+        return value
+
+    return {key: plain(value) for key, value in response.items() if key != "ResponseMetadata"}
 
 
 def random_suffix(length: int = 10) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from emulator.pipelines.expressions import evaluate_conditions
+from emulator.pipelines.expressions import evaluate_conditions, to_text
 from emulator.pipelines.scheduler import StepStatus
 from emulator.pipelines.steps.base import Finished, Started, StepContext
 
@@ -30,7 +30,7 @@ class FailStep:
 
     def start(self, ctx: StepContext, arguments: dict[str, Any]) -> Started | Finished:
         message = arguments.get("ErrorMessage")
-        message = "" if message is None else str(message)
+        message = "" if message is None else to_text(message)
         return Finished(
             StepStatus.FAILED, {}, metadata={"Fail": {"ErrorMessage": message}}, failure_reason=message or None
         )

@@ -25,6 +25,7 @@ from emulator.pipelines.steps.base import (
     Started,
     StepContext,
     generated_name,
+    plain_response,
 )
 
 _ENDED = {"Completed": StepStatus.SUCCEEDED, "Failed": StepStatus.FAILED, "Stopped": StepStatus.STOPPED}
@@ -72,8 +73,7 @@ class JobStep:
 
     def properties(self, ctx: StepContext, name: str) -> dict[str, Any]:
         response = getattr(ctx.client("sagemaker"), f"describe_{_snake(self.kind)}")(**{self.name_field: name})
-        response.pop("ResponseMetadata", None)
-        return dict(response)
+        return plain_response(response)
 
     @property
     def api_noun(self) -> str:
@@ -92,7 +92,7 @@ class TuningStep(JobStep):
         request: dict[str, Any] = {"HyperParameterTuningJobName": name, "SortBy": "FinalObjectiveMetricValue"}
         while True:
             page = client.list_training_jobs_for_hyper_parameter_tuning_job(**request)
-            summaries.extend(page.get("TrainingJobSummaries", []))
+            summaries.extend(plain_response(page).get("TrainingJobSummaries", []))
             if not page.get("NextToken"):
                 break
             request["NextToken"] = page["NextToken"]

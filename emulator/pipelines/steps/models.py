@@ -12,7 +12,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from emulator.pipelines.scheduler import StepStatus
-from emulator.pipelines.steps.base import Finished, Started, StepContext, generated_name
+from emulator.pipelines.steps.base import Finished, Started, StepContext, generated_name, plain_response
 from emulator.pipelines.steps.jobs import failed_call
 
 
@@ -24,7 +24,7 @@ class ModelStep:
         name = generated_name(ctx)
         try:
             arn = client.create_model(**{**arguments, "ModelName": name})["ModelArn"]
-            properties = _without_metadata(client.describe_model(ModelName=name))
+            properties = plain_response(client.describe_model(ModelName=name))
         except ClientError as error:
             return failed_call(error, "CreateModel")
         return Finished(StepStatus.SUCCEEDED, properties, metadata={"Model": {"Arn": arn}})
@@ -43,7 +43,7 @@ class RegisterModelStep:
         client = ctx.client("sagemaker")
         try:
             arn = client.create_model_package(**arguments)["ModelPackageArn"]
-            properties = _without_metadata(client.describe_model_package(ModelPackageName=arn))
+            properties = plain_response(client.describe_model_package(ModelPackageName=arn))
         except ClientError as error:
             return failed_call(error, "CreateModelPackage")
         return Finished(StepStatus.SUCCEEDED, properties, metadata={"RegisterModel": {"Arn": arn}})
@@ -53,7 +53,3 @@ class RegisterModelStep:
 
     def stop(self, ctx: StepContext, handle: Mapping[str, Any]) -> None:
         return None
-
-
-def _without_metadata(response: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in response.items() if key != "ResponseMetadata"}
