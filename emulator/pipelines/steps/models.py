@@ -6,6 +6,7 @@ Both finish as soon as the API call returns; their properties are the Describe r
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,11 +38,14 @@ class ModelStep:
 
 
 class RegisterModelStep:
+    """Registers a model package version; like the service, it creates the package group if it is missing."""
+
     cache_attributes: tuple[str, ...] = ()
 
     def start(self, ctx: StepContext, arguments: dict[str, Any]) -> Started | Finished:
         client = ctx.client("sagemaker")
         try:
+            _ensure_group(client, arguments.get("ModelPackageGroupName"))
             arn = client.create_model_package(**arguments)["ModelPackageArn"]
             properties = plain_response(client.describe_model_package(ModelPackageName=arn))
         except ClientError as error:
@@ -53,3 +57,15 @@ class RegisterModelStep:
 
     def stop(self, ctx: StepContext, handle: Mapping[str, Any]) -> None:
         return None
+
+
+def _ensure_group(client: Any, group: str | None) -> None:
+    if not group:
+        return
+    try:
+        client.describe_model_package_group(ModelPackageGroupName=group)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in ("ValidationException", "ResourceNotFound"):
+            raise
+        with contextlib.suppress(ClientError):  # created meanwhile by a parallel step
+            client.create_model_package_group(ModelPackageGroupName=group.rsplit("/", 1)[-1])
