@@ -308,7 +308,7 @@ class _Instance:
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             with target.open("wb") as output:
-                self._send(data, output, pool)
+                records, requests = self._send(data, output, pool)
         except (RecordError, FilterError) as error:
             raise JobEnded("Failed", f"ClientError: {uri}: {error}") from None
         except InvocationError as error:
@@ -319,6 +319,7 @@ class _Instance:
         except StagingError as error:
             raise JobEnded("Failed", f"ClientError: {error}") from None
         target.unlink(missing_ok=True)
+        self.data_log.write(f"[sagemaker logs]: {uri}: {records} records transformed in {requests} requests")
 
     def _read(self, item: S3Object) -> bytes:
         directory = self.scratch / "input"
@@ -330,13 +331,15 @@ class _Instance:
             path.unlink(missing_ok=True)
         return gzip.decompress(data) if self.plan.compression == "Gzip" else data
 
-    def _send(self, data: bytes, output: Any, pool: ThreadPoolExecutor) -> None:
+    def _send(self, data: bytes, output: Any, pool: ThreadPoolExecutor) -> tuple[int, int]:
+        """Send one object's records; returns how many records and requests it took."""
         plan, processing = self.plan, self.plan.processing
-        records = split_records(data, plan.split_type)
-        items = (Item(processing.filter_input(record), record) for record in records)
+        records = requests = 0
+        items = (Item(processing.filter_input(record), record) for record in split_records(data, plan.split_type))
         limit = max_payload_bytes(plan.max_payload_mb)
         groups = self._checked(batches(items, plan.strategy, limit, separator_for(plan.split_type)))
         for group, body in ordered_map(pool, self._invoke, groups, plan.concurrency):
+            records, requests = records + len(group), requests + 1
             if processing.per_record_output:
                 outputs = split_response(body, len(group), processing.output_format or "csv")
                 for item, result in zip(group, outputs, strict=True):
@@ -346,6 +349,7 @@ class _Instance:
                 output.write(body)
                 if plan.assemble_lines and not body.endswith(b"\n"):
                     output.write(b"\n")
+        return records, requests
 
     def _checked(self, groups: Any) -> Any:
         for group in groups:

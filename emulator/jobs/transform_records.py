@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 MIB = 1024 * 1024
 RECORDIO_MAGIC = 0xCED7230A
@@ -48,14 +47,11 @@ def split_records(data: bytes, split_type: str) -> Iterator[bytes]:
 
 
 def _lines(data: bytes) -> Iterator[bytes]:
-    start = 0
-    while start < len(data):
-        end = data.find(b"\n", start)
-        end = len(data) if end < 0 else end
-        line = data[start:end].removesuffix(b"\r")
-        if line.strip():
+    for line in data.split(b"\n"):
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if line and not line.isspace():
             yield line
-        start = end + 1
 
 
 def separator_for(split_type: str) -> bytes:
@@ -110,10 +106,9 @@ def tfrecord_frame(payload: bytes) -> bytes:
     return struct.pack("<QI", len(payload), 0) + payload + struct.pack("<I", 0)
 
 
-@dataclass(frozen=True)
-class Item(Generic[T]):
+class Item(NamedTuple, Generic[T]):
     """A record as sent (`payload`) with whatever the caller keeps beside it (`origin`, e.g. the record
-    before the input filter, for joining)."""
+    before the input filter, for joining). A named tuple: there is one per record, so it must be cheap."""
 
     payload: bytes
     origin: T
