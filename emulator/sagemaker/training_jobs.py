@@ -64,6 +64,8 @@ def start_training_job(
             "EnableInterContainerTrafficEncryption": request.get("EnableInterContainerTrafficEncryption", False),
             "EnableManagedSpotTraining": request.get("EnableManagedSpotTraining", False),
             "ModelArtifacts": {"S3ModelArtifacts": ""},
+            # The service answers an empty KmsKeyId when none was given; Estimator.attach reads it.
+            "OutputDataConfig": {"KmsKeyId": "", **request["OutputDataConfig"]},
             **members,
         },
         "Starting",

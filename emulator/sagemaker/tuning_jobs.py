@@ -43,6 +43,7 @@ def create_hyper_parameter_tuning_job(ctx: RequestContext, request: Request) -> 
         combinations = sum(len(definition.space.grid()) for definition in definitions)
         config["ResourceLimits"] = {**config["ResourceLimits"], "MaxNumberOfTrainingJobs": combinations}
     initial = {
+        **_with_objective_hyperparameter(request, definitions),
         "HyperParameterTuningJobStatus": jobs.IN_PROGRESS,
         "HyperParameterTuningJobConfig": config,
         "TrainingJobStatusCounters": progress.status_counters([]),
@@ -227,6 +228,20 @@ def _check_parent(parent_name: str, parent: Definition, child: Definition, warm_
             f"WarmStartType IdenticalDataAndAlgorithm needs the same training image, input data and hyperparameter "
             f"names (static plus tunable) as the parent tuning job {parent_name}; use TransferLearning otherwise."
         )
+
+
+def _with_objective_hyperparameter(request: Request, definitions: list[Definition]) -> dict[str, Any]:
+    """The definitions with the static hyperparameter the service adds, `_tuning_objective_metric` (the
+    objective's metric name, not JSON-encoded), which every training job then receives."""
+
+    def added(spec: dict[str, Any], definition: Definition) -> dict[str, Any]:
+        static = {**spec.get("StaticHyperParameters", {}), "_tuning_objective_metric": definition.objective.metric_name}
+        return {**spec, "StaticHyperParameters": static}
+
+    if "TrainingJobDefinition" in request:
+        return {"TrainingJobDefinition": added(request["TrainingJobDefinition"], definitions[0])}
+    pairs = zip(request["TrainingJobDefinitions"], definitions, strict=True)
+    return {"TrainingJobDefinitions": [added(spec, definition) for spec, definition in pairs]}
 
 
 def _tuning_summary(document: dict[str, Any]) -> dict[str, Any]:

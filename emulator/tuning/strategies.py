@@ -85,14 +85,16 @@ def bayesian(
         return space.sample(random.Random(seed))
     sign = -1.0 if minimize else 1.0  # the library maximises
     liar = max(sign * value for _, value in finished)
-    optimizer = BayesianOptimization(
-        f=None,
-        pbounds=bounds,
-        acquisition_function=_ExpectedImprovement(xi=0.01),
-        random_state=seed,
-        verbose=0,
-        allow_duplicate_points=True,
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # non-float (integer, categorical) parameters are "experimental" there
+        optimizer = BayesianOptimization(
+            f=None,
+            pbounds=bounds,
+            acquisition_function=_ExpectedImprovement(xi=0.01),
+            random_state=seed,
+            verbose=0,
+            allow_duplicate_points=True,
+        )
     for params, value in finished:
         optimizer.register(params=params, target=sign * value)
     for pending, observation in known:

@@ -12,8 +12,8 @@ import time
 PENALTY = {"good": 0.0, "fair": 1.0, "bad": 5.0}
 
 parser = argparse.ArgumentParser()
-parser.add_argument("--x", type=float, default=0.0)
-parser.add_argument("--y", type=float, default=-1.0)
+parser.add_argument("-x", "--x", type=float, default=0.0)  # the toolkit passes one-letter names as -x
+parser.add_argument("-y", "--y", type=float, default=-1.0)
 parser.add_argument("--kind", default="good")
 parser.add_argument("--epochs", type=int, default=1)
 parser.add_argument("--epoch_seconds", type=float, default=0.0)
