@@ -148,7 +148,7 @@ class ProcessRunner:
             python = shlex.quote(sys.executable)
             commands = {"python": python, "python3": python, "pip": f"{python} -m pip", "pip3": f"{python} -m pip"}
             for name, command in commands.items():
-                partial = directory / f"{name}.{os.getpid()}.part"
+                partial = directory / f"{name}.{os.getpid()}.{secrets.token_hex(4)}.part"  # jobs start concurrently
                 partial.write_text(f'#!/bin/sh\nexec {command} "$@"\n')
                 partial.chmod(0o755)
                 os.replace(partial, directory / name)
