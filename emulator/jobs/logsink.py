@@ -45,3 +45,21 @@ class LogSink:
             self._last_flush = time.monotonic()
         if batch:
             self._store.append(self._group, self.stream, batch)
+
+
+def with_log_tail(head: str, lines: list[str], limit: int, label: str = "Last log lines") -> str:
+    """`head`, then as many of the last `lines` as fit in `limit` characters (the newest kept first)."""
+    if not lines:
+        return head[:limit]
+    kept: list[str] = []
+    room = limit - len(head) - len(label) - 3
+    for line in reversed(lines):
+        if room - len(line) - 1 < 0:
+            break
+        kept.insert(0, line)
+        room -= len(line) + 1
+    if not kept and room > 0:  # the last line alone is too long: its end, which usually says what went wrong
+        kept = [lines[-1][-room:]]
+    if not kept:
+        return head[:limit]
+    return f"{head}. {label}:\n" + "\n".join(kept)

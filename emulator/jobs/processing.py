@@ -11,7 +11,7 @@ from typing import Any
 from emulator.jobs.context import JobRun
 from emulator.jobs.execution import Ending, HostsOutcome, run_hosts
 from emulator.jobs.hosts import HostTree
-from emulator.jobs.logsink import LogSink
+from emulator.jobs.logsink import LogSink, with_log_tail
 from emulator.jobs.runners.base import HostSpec, JobSpec
 from emulator.jobs.staging import S3Stager, StagingError, shard, write_json
 
@@ -70,10 +70,7 @@ def _stage_host(
     )
     for item in document.get("ProcessingInputs", []):
         source = item["S3Input"]
-        if source.get("S3DataType") == "ManifestFile":
-            objects = stager.objects_in_manifest(source["S3Uri"])
-        else:
-            objects = stager.objects_under(source["S3Uri"])
+        objects = stager.objects_of(source["S3Uri"], source.get("S3DataType"), f"input '{item['InputName']}'")
         chosen = shard(objects, index, len(hosts), source.get("S3DataDistributionType", "FullyReplicated"))
         stager.download(chosen, tree.path(source["LocalPath"]))
     for output in document.get("ProcessingOutputConfig", {}).get("Outputs", []):
@@ -112,9 +109,8 @@ def _failure_reason(outcome: HostsOutcome, trees: list[HostTree], sinks: list[Lo
     if written:
         return f"AlgorithmError: {written}"[:MAX_TEXT]
     index = next(i for i, code in enumerate(outcome.exit_codes) if code != 0)
-    tail = "\n".join(sinks[index].tail[-10:])
-    reason = f"AlgorithmError: algo-{index + 1} exited with code {outcome.exit_codes[index]}. Last log lines:\n{tail}"
-    return reason if len(reason) <= MAX_TEXT else reason[: MAX_TEXT - 3] + "..."
+    head = f"AlgorithmError: algo-{index + 1} exited with code {outcome.exit_codes[index]}"
+    return with_log_tail(head, sinks[index].tail[-10:], MAX_TEXT)
 
 
 def _finish(run: JobRun, status: str, *, exit_message: str | None = None, failure: str | None = None) -> None:

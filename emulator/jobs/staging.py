@@ -78,18 +78,38 @@ class S3Stager:
             raise StagingError(f"No S3 objects found under {uri}")
         return sorted(found, key=lambda item: item.key)
 
+    def objects_of(self, uri: str, data_type: str | None, what: str) -> list[S3Object]:
+        """The objects an input names (`S3Prefix` or `ManifestFile`); `what` names the input in errors."""
+        try:
+            if data_type == "ManifestFile":
+                return self.objects_in_manifest(uri)
+            return self.objects_under(uri)
+        except StagingError as error:
+            raise StagingError(f"{error} ({what}). Upload the data there or correct the input's S3Uri.") from None
+
     def objects_in_manifest(self, uri: str) -> list[S3Object]:
         bucket, key = split_s3_uri(uri)
-        manifest = json.loads(self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        try:
+            manifest = json.loads(self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        except ValueError as error:
+            raise StagingError(f"Manifest {uri} is not JSON: {error}") from None
+        except Exception as error:
+            raise StagingError(f"Could not read the manifest {uri}: {error}") from None
         if not isinstance(manifest, list) or not manifest or "prefix" not in manifest[0]:
             raise StagingError(f'Manifest {uri} must be a JSON list starting with {{"prefix": ...}}')
         prefix_bucket, prefix = split_s3_uri(manifest[0]["prefix"])
         found = []
         for relative in manifest[1:]:
-            head = self._s3.head_object(Bucket=prefix_bucket, Key=prefix + relative)
+            member = f"s3://{prefix_bucket}/{prefix}{relative}"
+            try:
+                head = self._s3.head_object(Bucket=prefix_bucket, Key=prefix + relative)
+            except Exception as error:
+                raise StagingError(f"Manifest {uri} names {member}, which could not be read: {error}") from None
             found.append(
                 S3Object(prefix_bucket, prefix + relative, head["ETag"].strip('"'), _safe_relative(relative, uri))
             )
+        if not found:
+            raise StagingError(f"Manifest {uri} names no objects")
         return found
 
     def download(self, objects: list[S3Object], destination: Path) -> None:

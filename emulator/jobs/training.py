@@ -12,13 +12,17 @@ from typing import Any
 from emulator.jobs.context import JobRun
 from emulator.jobs.execution import Ending, HostsOutcome, run_hosts
 from emulator.jobs.hosts import HostTree
-from emulator.jobs.logsink import LogSink
+from emulator.jobs.logsink import LogSink, with_log_tail
 from emulator.jobs.runners.base import HostSpec, JobSpec
 from emulator.jobs.staging import S3Stager, StagingError, make_tarball, shard, write_json
 from emulator.sagemaker.jobs import secondary_transition
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 MAX_REASON = 1024
+# The sagemaker-training toolkit's failure file when it found no exception text in the script's stderr.
+TOOLKIT_FOUND_NOTHING = 'ErrorMessage ""'
+TOOLKIT_LOG = "sagemaker-training-toolkit "  # its log lines: "<time> sagemaker-training-toolkit ERROR …"
+TAIL_LABEL = "Last lines the script printed"
 
 
 class MetricCollector:
@@ -98,10 +102,7 @@ def _stage_host(
     )
     for channel in channels:
         source = channel["DataSource"]["S3DataSource"]
-        if source["S3DataType"] == "ManifestFile":
-            objects = stager.objects_in_manifest(source["S3Uri"])
-        else:
-            objects = stager.objects_under(source["S3Uri"])
+        objects = stager.objects_of(source["S3Uri"], source["S3DataType"], f"channel '{channel['ChannelName']}'")
         chosen = shard(objects, index, len(hosts), source.get("S3DataDistributionType", "FullyReplicated"))
         stager.download(chosen, tree.opt_ml / "input" / "data" / channel["ChannelName"])
     for directory in ("model", "output/data", "code"):
@@ -191,15 +192,25 @@ def _ending(outcome: HostsOutcome, trees: list[HostTree], sinks: list[LogSink]) 
 
 
 def _failure_reason(outcome: HostsOutcome, trees: list[HostTree], sinks: list[LogSink]) -> str:
-    for tree in trees:
+    for tree, sink in zip(trees, sinks, strict=True):
         failure = tree.opt_ml / "output" / "failure"
-        if failure.is_file() and failure.read_text(errors="replace").strip():
-            return ("AlgorithmError: " + failure.read_text(errors="replace").strip())[:MAX_REASON]
+        written = failure.read_text(errors="replace").strip() if failure.is_file() else ""
+        if written and TOOLKIT_FOUND_NOTHING in written:
+            # The toolkit saw no exception in the script's stderr (argparse errors, sys.exit("…")): what the
+            # script printed last says what went wrong.
+            return with_log_tail(f"AlgorithmError: {written}", _script_lines(sink.tail), MAX_REASON, TAIL_LABEL)
+        if written:
+            return f"AlgorithmError: {written}"[:MAX_REASON]
     index = next(i for i, code in enumerate(outcome.exit_codes) if code != 0)
-    tail = "\n".join(sinks[index].tail[-10:])
-    code = outcome.exit_codes[index]
-    reason = f"AlgorithmError: the training container algo-{index + 1} exited with code {code}. Last log lines:\n{tail}"
-    return reason[: MAX_REASON - 3] + "..." if len(reason) > MAX_REASON else reason
+    head = f"AlgorithmError: the training container algo-{index + 1} exited with code {outcome.exit_codes[index]}"
+    return with_log_tail(head, sinks[index].tail[-10:], MAX_REASON)
+
+
+def _script_lines(tail: list[str], count: int = 5) -> list[str]:
+    """The last lines the user's script printed: those before the toolkit reports the failure, without
+    the toolkit's own log lines."""
+    end = next((i for i, line in enumerate(tail) if TOOLKIT_LOG in line and " ERROR " in line), len(tail))
+    return [line for line in tail[:end] if line.strip() and TOOLKIT_LOG not in line][-count:]
 
 
 def _finish(

@@ -28,7 +28,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,8 +97,10 @@ def namespace_problem() -> str | None:
 class ProcessRunner:
     name = "process"
 
-    def __init__(self, work_dir: Path) -> None:
+    def __init__(self, work_dir: Path, image_map: Mapping[str, str] | None = None) -> None:
         self._work_dir = work_dir
+        # An image that runs like a framework image (script mode) may be mapped to one's URI.
+        self._image_map = dict(image_map or {})
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self._bin: Path | None = None
 
@@ -168,11 +170,12 @@ class ProcessRunner:
             return [_host_program(part) if index == 0 else part for index, part in enumerate(host.entrypoint)] + list(
                 host.arguments
             )
-        repository = repository_of(host.image)
+        image = self._image_map.get(host.image, host.image)
+        repository = repository_of(image)
         if repository in FRAMEWORK_REPOSITORIES and host.arguments[:1] == ("train",):
             return [sys.executable, "-c", "from sagemaker_training.cli.train import main; main()"]
         if repository in SERVING_REPOSITORIES and host.arguments[:1] == ("serve",):
-            return [sys.executable, "-m", "emulator.serving.inference", "--image", host.image]
+            return [sys.executable, "-m", "emulator.serving.inference", "--image", image]
         if host.arguments and not _looks_like_image_command(host.arguments[0]):
             return [_host_program(host.arguments[0]), *host.arguments[1:]]
         if host.arguments[:1] == ("serve",):
@@ -180,12 +183,12 @@ class ProcessRunner:
                 f"The process runner cannot serve image {host.image}: it serves only SageMaker's framework "
                 f"images ({', '.join(SERVING_REPOSITORIES)}) through their inference contract (model_fn, "
                 "input_fn, predict_fn, output_fn). Start the emulator with --runner docker to serve this image "
-                "in a container."
+                f"in a container, or {_map_hint(host.image)}"
             )
         raise RunnerError(
             f"The process runner cannot run image {host.image}: it runs only SageMaker's framework images "
             f"({', '.join(FRAMEWORK_REPOSITORIES)}) in script mode, or jobs that name their own command. "
-            "Start the emulator with --runner docker to run this image in a container."
+            f"Start the emulator with --runner docker to run this image in a container, or {_map_hint(host.image)}"
         )
 
     def wait(self, handle: str, timeout: float) -> int | None:
@@ -249,6 +252,13 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def _map_hint(image: str) -> str:
+    return (
+        "if it follows a SageMaker framework image's contract (script mode, the inference handlers), map it "
+        f'to that image\'s URI: SAGEMAKER_EMULATOR_IMAGE_MAP=\'{{"{image}": "<framework image URI>"}}\'.'
+    )
 
 
 def _host_program(program: str) -> str:

@@ -40,4 +40,4 @@ def create(
         return DockerRunner(image_map=image_map or {}, network=docker_network)  # type: ignore[return-value]
     from emulator.jobs.runners.process import ProcessRunner
 
-    return ProcessRunner(work_dir)
+    return ProcessRunner(work_dir, image_map=image_map or {})
