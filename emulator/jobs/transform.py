@@ -227,7 +227,9 @@ def _plan(document: dict[str, Any], offered: dict[str, Any]) -> Plan:
         )
     except FilterError as error:
         raise JobEnded("Failed", f"ClientError: {error}") from None
-    headers = {"Content-Type": transform_input.get("ContentType") or "application/octet-stream"}
+    headers = {}  # only what the job names: a container applies its own defaults to the rest
+    if transform_input.get("ContentType"):
+        headers["Content-Type"] = transform_input["ContentType"]
     if transform_output.get("Accept"):
         headers["Accept"] = transform_output["Accept"]
     config = document.get("ModelClientConfig", {})
