@@ -59,7 +59,8 @@ class S3Stager:
     def objects_under(self, uri: str) -> list[S3Object]:
         """The objects an S3Prefix names, each with the path it lands at (relative to the prefix)."""
         bucket, prefix = split_s3_uri(uri)
-        base = prefix if prefix.endswith("/") or not prefix else prefix.rsplit("/", 1)[0] + "/"
+        # Keys that only start with the prefix ("data/train" → "data/train2/x") land relative to its folder.
+        base = prefix if prefix.endswith("/") else prefix.rpartition("/")[0] + "/" if "/" in prefix else ""
         found = []
         for item in self._list(bucket, prefix):
             key = item["Key"]

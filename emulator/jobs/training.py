@@ -131,8 +131,9 @@ def _stage_host(
 
 
 def _existing(stager: S3Stager, uri: str) -> list[Any]:
+    """The checkpoints already saved under `uri`, a folder (`…/checkpoints-old/` is not part of it)."""
     try:
-        return stager.objects_under(uri)
+        return stager.objects_under(uri.rstrip("/") + "/")
     except StagingError:
         return []
 

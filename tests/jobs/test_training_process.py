@@ -50,11 +50,12 @@ def estimator(**hyperparameters: Any) -> Any:
     )
 
 
-def model_json(uri: str) -> dict[str, Any]:
+def model_json(uri: str, name: str = "model.json") -> dict[str, Any]:
+    """The JSON file `name` inside the model.tar.gz at `uri`."""
     bucket, _, key = uri[5:].partition("/")
     body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(body)) as archive:
-        member = archive.extractfile("model.json")
+        member = archive.extractfile(name)
         assert member is not None
         return dict(json.load(member))
 
