@@ -29,11 +29,11 @@ from urllib.parse import unquote
 
 import anyio
 import anyio.to_thread
-import httpx
 
 from emulator.api.json_protocol import header
 from emulator.config import Settings
 from emulator.sagemaker import endpoints
+from emulator.serving.client import ServingClient, ServingUnreachable
 from emulator.store.repository import Store
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ class RuntimeApp:
     def __init__(self, settings: Settings, store: Store) -> None:
         self._settings = settings
         self._store = store
-        self._client: httpx.AsyncClient | None = None
+        self._client = ServingClient(timeout=INVOCATION_TIMEOUT_SECONDS)
         self._turns: dict[str, Any] = {}
         self._offload = not settings.resolved_database_url.startswith("sqlite")  # a networked database blocks
 
@@ -105,19 +105,19 @@ class RuntimeApp:
         url = self._next_url(name, variant, routes[variant]["urls"])
         forwarded = {wire: value for key, wire in _FORWARDED.items() if (value := header(scope, key)) is not None}
         try:
-            reply = await self._http().post(f"{url}/invocations", content=body, headers=forwarded)
-        except httpx.TimeoutException:
+            reply = await self._client.post(f"{url}/invocations", body, forwarded)
+        except TimeoutError:
             message = "Your invocation timed out while waiting for a response from container primary."
             raise self._model_error(name, 408, message) from None
-        except httpx.TransportError as error:
+        except ServingUnreachable as error:
             raise InvocationError(
                 "ServiceUnavailable",
                 503,
                 f"Endpoint {name} of account {self._settings.account_id} cannot be reached right now ({error}); "
                 "its serving hosts are being started again. Retry shortly.",
             ) from None
-        if reply.status_code != 200:
-            raise self._model_error(name, reply.status_code, reply.content.decode("utf-8", "replace"))
+        if reply.status != 200:
+            raise self._model_error(name, reply.status, reply.body.decode("utf-8", "replace"))
         headers = [
             (b"content-type", reply.headers.get("content-type", "application/json").encode("latin-1")),
             (b"x-amzn-invoked-production-variant", variant.encode()),
@@ -125,7 +125,7 @@ class RuntimeApp:
         custom = reply.headers.get("x-amzn-sagemaker-custom-attributes")
         if custom is not None:
             headers.append((b"x-amzn-sagemaker-custom-attributes", custom.encode("latin-1")))
-        return 200, headers, reply.content
+        return 200, headers, reply.body
 
     def _routes(self, name: str) -> dict[str, Any]:
         endpoint = self._store.get(endpoints.KIND, name)
@@ -176,12 +176,6 @@ class RuntimeApp:
             OriginalMessage=message,
             LogStreamArn=f"arn:aws:logs:{region}:{account}:log-group:{group}",
         )
-
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
-            self._client = httpx.AsyncClient(timeout=INVOCATION_TIMEOUT_SECONDS, limits=limits)
-        return self._client
 
 
 async def _read_body(receive: Callable[[], Any]) -> bytes:

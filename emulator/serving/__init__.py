@@ -34,7 +34,29 @@ Not for: routing InvokeEndpoint requests (`emulator.sagemaker.runtime`) or endpo
 (`emulator.jobs.endpoints`). The inference server for framework images lives in `emulator.serving.inference`.
 """
 
-from emulator.serving.hosts import ServingHosts, ServingSpec, instance_id
-from emulator.serving.model_files import ServingContainer, ServingError, serving_container
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from emulator.serving.hosts import ServingHosts, ServingSpec, instance_id
+    from emulator.serving.model_files import ServingContainer, ServingError, serving_container
+
+# Imported on first use: the inference server (`emulator.serving.inference`, a separate process per serving
+# host) must start without loading the worker's machinery (store, logs, runners).
+_EXPORTS = {
+    "ServingHosts": "emulator.serving.hosts",
+    "ServingSpec": "emulator.serving.hosts",
+    "instance_id": "emulator.serving.hosts",
+    "ServingContainer": "emulator.serving.model_files",
+    "ServingError": "emulator.serving.model_files",
+    "serving_container": "emulator.serving.model_files",
+}
 __all__ = ["ServingContainer", "ServingError", "ServingHosts", "ServingSpec", "instance_id", "serving_container"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
