@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -21,9 +22,16 @@ from emulator.jobs.hosts import HostTree
 from emulator.jobs.logsink import LogSink
 from emulator.jobs.runners.base import HostSpec, JobSpec, Runner, RunnerError
 from emulator.jobs.staging import S3Stager, StagingError
-from emulator.serving.model_files import ServingContainer, ServingError, serving_container, stage_model_data
+from emulator.serving.model_files import (
+    ServingContainer,
+    ServingError,
+    serving_container,
+    stage_model_data,
+    stage_source_code,
+)
 
 DEFAULT_READY_TIMEOUT_SECONDS = 600.0
+STAGED_SOURCE_VARIABLE = "SAGEMAKER_EMULATOR_SOURCE_DIR"  # where the S3 sourcedir.tar.gz was extracted
 STOP_GRACE_SECONDS = 5.0
 _FLUSH_SECONDS = 0.25
 _TAIL_LINES = 15
@@ -207,12 +215,15 @@ def _stage_hosts(
     stager = S3Stager(run.s3, run.settings.data_dir / "cache" / "s3", sinks[0].write)
     first = HostTree(directory / "host-1")
     stage_model_data(container, stager, first.opt_ml / "model", directory / "download")
+    environment = {**container.environment, **run.aws_environment(), **spec.environment}
+    if stage_source_code(container, stager, first.opt_ml / "code", directory / "download"):
+        # The process runner's framework server uses the staged copy; a container fetches its own.
+        environment[STAGED_SOURCE_VARIABLE] = "/opt/ml/code"
     trees = [first]
     for index in range(2, len(spec.log_streams) + 1):
         tree = HostTree(directory / f"host-{index}")
-        _link_tree(first.opt_ml / "model", tree.opt_ml / "model")
+        _link_tree(first.opt_ml, tree.opt_ml)
         trees.append(tree)
-    environment = {**container.environment, **run.aws_environment(), **spec.environment}
     return [
         HostSpec(
             host=f"algo-{index}",
@@ -228,8 +239,7 @@ def _stage_hosts(
 
 
 def _link_tree(source: Path, target: Path) -> None:
-    """Give another host its own model directory with the same files (hard links where possible)."""
-    import shutil
+    """Give another host its own /opt/ml with the same files (hard links where possible)."""
 
     def link(src: str, dst: str) -> None:
         try:

@@ -5,7 +5,8 @@ Containers; a container naming a ModelPackageName takes image, model data and en
 InferenceSpecification). `stage_model_data` fills a host's model directory the way SageMaker does: a
 `ModelDataUrl` tarball (or `ModelDataSource` with CompressionType Gzip) is extracted, an uncompressed
 `ModelDataSource` S3Prefix lands by relative key, an S3Object by file name. Downloads go through the job
-download cache (`S3Stager`), so a model served again is not fetched again.
+download cache (`S3Stager`), so a model served again is not fetched again. `stage_source_code` does the same
+for an S3 `sourcedir.tar.gz` (SAGEMAKER_SUBMIT_DIRECTORY), into `/opt/ml/code`.
 """
 
 from __future__ import annotations
@@ -88,16 +89,27 @@ def stage_model_data(container: ServingContainer, stager: S3Stager, model_dir: P
         _extract_tarball(stager, container.model_data_url, model_dir, scratch)
 
 
-def _extract_tarball(stager: S3Stager, uri: str, model_dir: Path, scratch: Path) -> None:
+def stage_source_code(container: ServingContainer, stager: S3Stager, code_dir: Path, scratch: Path) -> bool:
+    """Extract an S3 `sourcedir.tar.gz` named by SAGEMAKER_SUBMIT_DIRECTORY into `code_dir` (through the
+    download cache); True when it did. The framework server then finds the code there instead of fetching it."""
+    submit = container.environment.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
+    if not (submit.startswith("s3://") and submit.endswith(".tar.gz")):
+        return False
+    _extract_tarball(stager, submit, code_dir, scratch)
+    return True
+
+
+def _extract_tarball(stager: S3Stager, uri: str, target: Path, scratch: Path) -> None:
     objects = stager.objects_under(uri)
     exact = [item for item in objects if f"s3://{item.bucket}/{item.key}" == uri]
     if not exact:
-        raise StagingError(f"Model data {uri} does not exist")
+        raise StagingError(f"{uri} does not exist")
     stager.download(exact, scratch)
     archive = scratch / exact[0].relative
+    target.mkdir(parents=True, exist_ok=True)
     try:
         with tarfile.open(archive) as tarball:
-            tarball.extractall(model_dir, filter="data")
+            tarball.extractall(target, filter="data")
     except (tarfile.TarError, OSError) as error:
-        raise StagingError(f"Model data {uri} is not a readable tar.gz archive: {error}") from None
+        raise StagingError(f"{uri} is not a readable tar.gz archive: {error}") from None
     archive.unlink(missing_ok=True)

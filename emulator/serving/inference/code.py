@@ -1,7 +1,8 @@
 """Getting the user's inference code as the framework containers do, and the images' helper modules.
 
-SAGEMAKER_SUBMIT_DIRECTORY is an S3 `sourcedir.tar.gz` (downloaded through the emulator and extracted to
-/opt/ml/code), a directory, or absent (then `<model dir>/code`, where the SDK repacks code, if it exists).
+SAGEMAKER_SUBMIT_DIRECTORY is an S3 `sourcedir.tar.gz` (already extracted to SAGEMAKER_EMULATOR_SOURCE_DIR by
+the worker, through its download cache; otherwise downloaded and extracted to /opt/ml/code), a directory, or
+absent (then `<model dir>/code`, where the SDK repacks code, if it exists).
 A `requirements.txt` there is installed with pip first. SAGEMAKER_PROGRAM names the script (`inference.py`).
 
 `add_image_helpers_to_path` makes the helper modules user scripts import from inside the framework images
@@ -43,6 +44,9 @@ def load_user_module(model_dir: str) -> ModuleType | None:
 
 
 def code_directory(submit: str, model_dir: Path) -> Path:
+    staged = os.environ.get("SAGEMAKER_EMULATOR_SOURCE_DIR")  # the worker extracted the S3 sourcedir here
+    if submit.startswith("s3://") and staged and Path(staged).is_dir():
+        return Path(staged)
     if submit.startswith("s3://"):
         return _download_source(submit)
     if submit and Path(submit).is_dir():
