@@ -221,7 +221,7 @@ def _check_parent(parent_name: str, parent: Definition, child: Definition, warm_
         parent.spec["AlgorithmSpecification"].get("TrainingImage")
         == child.spec["AlgorithmSpecification"].get("TrainingImage")
         and parent.spec.get("InputDataConfig") == child.spec.get("InputDataConfig")
-        and set(parent.static) | set(parent.space.names) == set(child.static) | set(child.space.names)
+        and _hyperparameter_names(parent) == _hyperparameter_names(child)
     )
     if not same:
         raise ValidationError(
@@ -242,6 +242,10 @@ def _with_objective_hyperparameter(request: Request, definitions: list[Definitio
         return {"TrainingJobDefinition": added(request["TrainingJobDefinition"], definitions[0])}
     pairs = zip(request["TrainingJobDefinitions"], definitions, strict=True)
     return {"TrainingJobDefinitions": [added(spec, definition) for spec, definition in pairs]}
+
+
+def _hyperparameter_names(definition: Definition) -> set[str]:
+    return (set(definition.static) | set(definition.space.names)) - {"_tuning_objective_metric"}
 
 
 def _tuning_summary(document: dict[str, Any]) -> dict[str, Any]:
