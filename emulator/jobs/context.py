@@ -5,12 +5,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from emulator.config import ACCESS_KEY_ID, SECRET_ACCESS_KEY, Settings
 from emulator.jobs.runners.base import Runner
+from emulator.jobs.wakeup import Wakeup
 from emulator.logs.store import LogStore
 from emulator.store.repository import Resource, Store
 from emulator.store.work_queue import WorkItem
@@ -26,6 +27,7 @@ class JobRun:
     item: WorkItem
     directory: Path  # this job's scratch directory; host trees live below it
     shutdown: threading.Event  # set when the worker is shutting down
+    wakeup: Wakeup = field(default_factory=Wakeup)  # the worker's: notify when others should look again
 
     INTERRUPTED_REASON = "The emulator was shut down while this job was running; run it again."
 

@@ -37,6 +37,7 @@ from emulator.jobs.runners.base import JobSpec, Runner, RunnerError
 from emulator.jobs.training import run_training_job
 from emulator.jobs.transform import run_transform_job
 from emulator.jobs.tuning import run_tuning_job
+from emulator.jobs.wakeup import Wakeup
 from emulator.logs.store import LogStore
 from emulator.pipelines.execution import run_pipeline_execution
 from emulator.sagemaker.jobs import secondary_transition
@@ -73,7 +74,7 @@ EXECUTORS: dict[str, Executor] = {
 PR_SET_PDEATHSIG = 1
 HEARTBEAT_SECONDS = 1.0
 STALE_AFTER_SECONDS = 6.0
-IDLE_WAIT_SECONDS = 0.1
+IDLE_WAIT_SECONDS = 0.05  # how often an idle worker looks for work created by other processes
 # Statuses from which the worker may fail an item it could not run (jobs, executions, endpoints).
 IN_PROGRESS_STATUSES = ("InProgress", "Stopping", "Executing", "Creating", "Updating")
 
@@ -89,6 +90,7 @@ class Worker:
         self._running: dict[int, threading.Thread] = {}
         self._running_kinds: dict[int, str] = {}
         self._stopping = threading.Event()
+        self.wakeup = Wakeup()  # job threads and pipeline drivers wake the claim loop (and each other)
 
     def run(self) -> None:
         log.info(
@@ -105,15 +107,17 @@ class Worker:
                 self.store.work.heartbeat(self.worker_id)
                 self._reconcile_stale()
                 last_beat = time.monotonic()
+            generation = self.wakeup.generation
             claimed = self.store.work.claim_next(self.worker_id, self._claimable_kinds())
             if claimed is not None:
                 self._start_thread(claimed)
             else:
-                self._stopping.wait(IDLE_WAIT_SECONDS)
+                self.wakeup.wait(generation, IDLE_WAIT_SECONDS)
         self._interrupt_running()
 
     def stop(self) -> None:
         self._stopping.set()
+        self.wakeup.notify()
 
     def _claimable_kinds(self) -> list[str]:
         busy_slots = sum(1 for kind in self._running_kinds.values() if EXECUTORS[kind].takes_slot)
@@ -137,6 +141,7 @@ class Worker:
             item=item,
             directory=self.settings.data_dir / "jobs" / item.kind / item.name,
             shutdown=self._stopping,
+            wakeup=self.wakeup,
         )
         try:
             injected = faults.take(self.store, item.kind)
@@ -153,6 +158,7 @@ class Worker:
             # A resumable item interrupted by shutdown stays claimed: the next worker resumes it.
             if not (EXECUTORS[item.kind].resumable and self._stopping.is_set()):
                 self.store.work.finish(item.id)
+            self.wakeup.notify()  # a slot is free, and whoever waits on this job looks again
 
     def _fail(self, item: WorkItem, reason: str) -> None:
         """End a job Failed with `reason` unless it already reached an end status."""

@@ -44,15 +44,18 @@ from emulator.store.repository import ListQuery, Resource
 
 log = logging.getLogger(__name__)
 
-TICK_SECONDS = 0.02  # how often a running execution looks at its steps
+# A driver looks at its steps when the worker says a job ended (see `Wakeup`), and at least this
+# often, for changes made by other processes (a Stop request, a callback, a job run by another worker).
+POLL_SECONDS = 0.1
 
 
 def run_pipeline_execution(run: JobRun) -> None:
     driver = ExecutionDriver(run)
     while not run.shutdown.is_set():
+        generation = run.wakeup.generation
         if driver.tick():
             return
-        run.shutdown.wait(TICK_SECONDS)
+        run.wakeup.wait(generation, POLL_SECONDS)
 
 
 class ExecutionDriver:
@@ -169,6 +172,8 @@ class ExecutionDriver:
                 document.update(StepStatus=StepStatus.EXECUTING.value, Metadata=dict(result.metadata))
             return document
 
+        if isinstance(result, Started):
+            self.run.wakeup.notify()  # the job it created is waiting to be claimed
         extra = self._extra(record_name)
         extra.update(Arguments=arguments, NextAttemptAt=None)
         extra["Handle"] = dict(result.handle) if isinstance(result, Started) else None

@@ -140,7 +140,13 @@ class WorkQueue:
 
     def requeue(self, kind: str, name: str) -> None:
         """Queue a resource's work again (a retried pipeline execution): a fresh item for any worker."""
-        fresh = {"state": QUEUED, "worker_id": None, "heartbeat_at": None, "stop_requested": False, "handles": []}
+        fresh: dict[str, Any] = {
+            "state": QUEUED,
+            "worker_id": None,
+            "heartbeat_at": None,
+            "stop_requested": False,
+            "handles": [],
+        }
         with self.engine.begin() as connection:
             updated = connection.execute(
                 work_items.update().where(work_items.c.kind == kind, work_items.c.name == name).values(**fresh)
