@@ -4,13 +4,16 @@ the model's own log lines, and endpoints that come back after the emulator resta
 
 from __future__ import annotations
 
+import json
 import time
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from emulator.testing import RunningEmulator
-from tests.endpoints.conftest import Cleanup, Serving
+from tests.conftest import ROLE_ARN
+from tests.endpoints.conftest import PROGRAM, SCRIPTS, Cleanup, Serving, tarball
 
 ACCOUNT = "123456789012"
 
@@ -172,14 +175,15 @@ def test_process_runner_names_an_image_it_cannot_serve(process_emulator: Running
     serving.sm.delete_endpoint(EndpointName=endpoint)
 
 
-def test_endpoints_come_back_after_a_restart(serving: Serving, unique: str, cleanup: Cleanup) -> None:
+@pytest.mark.parametrize("hard", [False, True], ids=["sigterm", "sigkill"])
+def test_endpoints_come_back_after_a_restart(serving: Serving, unique: str, cleanup: Cleanup, hard: bool) -> None:
     endpoint = f"durable-{unique}"
     serving.create_config(endpoint, serving.create_model(endpoint, {"name": "durable"}))
     serving.sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=endpoint)
     cleanup(endpoint)
     assert serving.wait_for(endpoint, "InService", "Failed")["EndpointStatus"] == "InService"
 
-    serving.emulator.restart()
+    serving.emulator.restart(hard=hard)
     assert serving.sm.describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == "InService"
     deadline = time.monotonic() + 90
     while True:
@@ -190,3 +194,32 @@ def test_endpoints_come_back_after_a_restart(serving: Serving, unique: str, clea
             assert time.monotonic() < deadline, f"the endpoint did not answer after the restart: {error}"
             time.sleep(0.3)
     assert answer["model"] == {"name": "durable"}
+
+
+def test_uncompressed_model_data_source(serving: Serving, unique: str, cleanup: Cleanup) -> None:
+    """ModelDataSource S3Prefix without compression: the objects land in /opt/ml/model by relative key."""
+    endpoint = f"uncompressed-{unique}"
+    bucket = serving.bucket(endpoint)
+    serving.s3.put_object(Bucket=bucket, Key="prefix/model.json", Body=json.dumps({"name": "plain"}).encode())
+    serving.s3.put_object(Bucket=bucket, Key="prefix/nested/extra.txt", Body=b"x")
+    container: dict[str, Any] = {
+        "Image": serving.image,
+        "ModelDataSource": {
+            "S3DataSource": {"S3Uri": f"s3://{bucket}/prefix/", "S3DataType": "S3Prefix", "CompressionType": "None"}
+        },
+    }
+    if serving.runner == "process":
+        serving.s3.put_object(
+            Bucket=bucket, Key="code/sourcedir.tar.gz", Body=tarball({PROGRAM: (SCRIPTS / PROGRAM).read_text()})
+        )
+        container["Environment"] = {
+            "SAGEMAKER_PROGRAM": PROGRAM,
+            "SAGEMAKER_SUBMIT_DIRECTORY": f"s3://{bucket}/code/sourcedir.tar.gz",
+        }
+    serving.sm.create_model(ModelName=endpoint, ExecutionRoleArn=ROLE_ARN, PrimaryContainer=container)
+    serving.create_config(endpoint, endpoint)
+    serving.sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=endpoint)
+    cleanup(endpoint)
+    described = serving.wait_for(endpoint, "InService", "Failed")
+    assert described["EndpointStatus"] == "InService", described.get("FailureReason")
+    assert serving.invoke(endpoint, "x")[0]["model"] == {"name": "plain"}
