@@ -5,6 +5,8 @@ the model's own log lines, and endpoints that come back after the emulator resta
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from typing import Any
 
@@ -13,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from emulator.testing import RunningEmulator
 from tests.conftest import ROLE_ARN
-from tests.endpoints.conftest import PROGRAM, SCRIPTS, Cleanup, Serving, tarball
+from tests.endpoints.conftest import PROGRAM, SCRIPTS, SKLEARN_IMAGE, Cleanup, Serving, tarball
 
 ACCOUNT = "123456789012"
 
@@ -223,3 +225,29 @@ def test_uncompressed_model_data_source(serving: Serving, unique: str, cleanup: 
     described = serving.wait_for(endpoint, "InService", "Failed")
     assert described["EndpointStatus"] == "InService", described.get("FailureReason")
     assert serving.invoke(endpoint, "x")[0]["model"] == {"name": "plain"}
+
+
+def test_a_serving_host_that_dies_is_replaced(process_emulator: RunningEmulator, unique: str) -> None:
+    serving = Serving("process", process_emulator, SKLEARN_IMAGE)
+    endpoint = f"phoenix-{unique}"
+    serving.create_config(endpoint, serving.create_model(endpoint, {"name": "phoenix"}))
+    serving.sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=endpoint)
+    try:
+        assert serving.wait_for(endpoint, "InService", "Failed")["EndpointStatus"] == "InService"
+        first = serving.invoke(endpoint, "x")[0]["pid"]
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                answer = serving.invoke(endpoint, "x")[0]
+                if answer["pid"] != first:
+                    break
+            except ClientError:
+                pass
+            assert time.monotonic() < deadline, "the dead serving host was not replaced"
+            time.sleep(0.2)
+        assert serving.sm.describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == "InService"
+        streams = serving.log_streams(f"/aws/sagemaker/Endpoints/{endpoint}", count=2)
+        assert len(streams) == 2  # the replacement is a new instance
+    finally:
+        serving.sm.delete_endpoint(EndpointName=endpoint)
