@@ -80,6 +80,12 @@ def v3_flow(pipelines_emulator: RunningEmulator, v3_python: Path, tmp_path: Path
     return {**names, "run": run, "s3": s3, "sm": make_client(pipelines_emulator, "sagemaker")}
 
 
+def failures_of(execution: dict[str, Any]) -> list[str]:
+    """The execution's and its failed steps' reasons, for assertion messages."""
+    failed = [f"{step['StepName']}: {step['FailureReason']}" for step in execution["steps"] if "FailureReason" in step]
+    return [str(execution["describe"].get("FailureReason")), *failed]
+
+
 def by_name(steps: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {step["StepName"]: step for step in steps}
 
@@ -143,7 +149,7 @@ def test_success_branch_runs_every_step_for_real(v3_flow: dict[str, Any]) -> Non
     arn = execution["arn"]
     execution_id = arn.rsplit("/", 1)[1]
     assert re.fullmatch(rf"{ACCOUNT_ARN}:pipeline/{v3_flow['name']}/execution/[a-z0-9]{{12}}", arn)
-    assert execution["waited"] == "Succeeded"
+    assert execution["waited"] == "Succeeded", failures_of(execution)
     assert execution["describe"]["PipelineExecutionStatus"] == "Succeeded"
     assert "FailureReason" not in execution["describe"]
 
