@@ -128,9 +128,11 @@ class S3Stager:
         digest = hashlib.sha256(f"{item.bucket}\0{item.key}\0{item.etag}".encode()).hexdigest()
         cached = self._cache / digest[:2] / digest
         uri = f"s3://{item.bucket}/{item.key}"
-        if cached.exists():
+        if _unchanged(cached):
             self._say(f"[emulator] cache hit: {uri} (ETag {item.etag}) is not downloaded again")
             return cached
+        if cached.exists():
+            self._say(f"[emulator] cache entry for {uri} was modified (by a job writing its input?); downloading again")
         cached.parent.mkdir(parents=True, exist_ok=True)
         # Unique per download: jobs running at once may fetch the same object; the rename is atomic.
         partial = cached.with_suffix(f".{uuid.uuid4().hex}.part")
@@ -139,7 +141,9 @@ class S3Stager:
         except Exception as error:
             partial.unlink(missing_ok=True)
             raise StagingError(f"Could not download {uri}: {error}") from None
+        stamp = _stamp_of(partial)
         os.replace(partial, cached)
+        _write_stamp(cached, stamp)
         return cached
 
     def upload_file(self, path: Path, uri: str) -> None:
@@ -164,6 +168,29 @@ class S3Stager:
                 yield from page.get("Contents", [])
         except Exception as error:
             raise StagingError(f"Could not list s3://{bucket}/{prefix}: {error}") from None
+
+
+# Jobs get cache entries as hard links, so a job that writes to an input file in place writes to the cache
+# entry too. Each entry has a stamp (size and mtime when downloaded); an entry that no longer matches it is
+# downloaded again rather than handed to the next job.
+
+
+def _stamp_of(path: Path) -> str:
+    stat = path.stat()
+    return f"{stat.st_size} {stat.st_mtime_ns}"
+
+
+def _write_stamp(cached: Path, stamp: str) -> None:
+    partial = cached.with_suffix(f".{uuid.uuid4().hex}.stamp-part")
+    partial.write_text(stamp)
+    os.replace(partial, cached.with_suffix(".stamp"))
+
+
+def _unchanged(cached: Path) -> bool:
+    try:
+        return cached.with_suffix(".stamp").read_text() == _stamp_of(cached)
+    except OSError:
+        return False
 
 
 def _files(directory: Path) -> Iterator[Path]:

@@ -7,6 +7,9 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from emulator.jobs.context import JobRun
@@ -166,17 +169,23 @@ def _channel_config(document: dict[str, Any], channel: dict[str, Any]) -> dict[s
 
 
 def _upload_outputs(run: JobRun, document: dict[str, Any], stager: S3Stager, trees: list[HostTree]) -> str:
+    """model.tar.gz, output.tar.gz and the checkpoints, uploaded at once (each upload mostly waits)."""
     base = document["OutputDataConfig"]["S3OutputPath"].rstrip("/") + f"/{run.name}/output"
     scratch = run.directory / "upload"
     model_uri = f"{base}/model.tar.gz"
-    stager.upload_file(make_tarball(trees[0].opt_ml / "model", scratch / "model.tar.gz"), model_uri)
-    stager.upload_file(
-        make_tarball(trees[0].opt_ml / "output" / "data", scratch / "output.tar.gz"), f"{base}/output.tar.gz"
-    )
+    uploads: list[Callable[[], object]] = [
+        lambda: stager.upload_file(make_tarball(trees[0].opt_ml / "model", scratch / "model.tar.gz"), model_uri),
+        lambda: stager.upload_file(
+            make_tarball(trees[0].opt_ml / "output" / "data", scratch / "output.tar.gz"), f"{base}/output.tar.gz"
+        ),
+    ]
     checkpoint = document.get("CheckpointConfig")
     if checkpoint:
-        for tree in trees:
-            stager.upload_tree(tree.path(checkpoint.get("LocalPath", "/opt/ml/checkpoints")), checkpoint["S3Uri"])
+        local = checkpoint.get("LocalPath", "/opt/ml/checkpoints")
+        uploads += [partial(stager.upload_tree, tree.path(local), checkpoint["S3Uri"]) for tree in trees]
+    with ThreadPoolExecutor(max_workers=len(uploads)) as pool:
+        for done in [pool.submit(upload) for upload in uploads]:
+            done.result()  # re-raises a StagingError
     return model_uri
 
 

@@ -43,9 +43,8 @@ import secrets
 import socket
 import sys
 import threading
-import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -68,7 +67,6 @@ RELAYS_LABEL = f"{LABEL}.relays"  # "gateway-ip:port>target-host:port,…", to r
 DESKTOP_GATEWAY = "host.docker.internal"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
 GPU_INSTANCE = re.compile(r"^(ml\.[pg]\d|local_gpu$)")
-POLL_SECONDS = 0.2
 IMAGE_MAP_HINT = 'the emulator\'s image mapping: SAGEMAKER_EMULATOR_IMAGE_MAP=\'{"<image uri>": "<local image>"}\''
 
 
@@ -76,6 +74,15 @@ IMAGE_MAP_HINT = 'the emulator\'s image mapping: SAGEMAKER_EMULATOR_IMAGE_MAP=\'
 class _Engine:
     vm: bool  # the engine runs in a VM (Docker Desktop …): no usable host networking
     gpus: bool  # the nvidia runtime is installed
+
+
+@dataclass
+class _Exit:
+    """A container's end, filled in by the thread waiting for it."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    code: int | None = None
+    error: RunnerError | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,7 @@ class DockerRunner:
         self._lock = threading.Lock()
         self._engine_facts: _Engine | None = None
         self._relays: dict[str, dict[tuple[str, int], _Relay]] = {}  # network name -> target -> relay
+        self._exits: dict[str, _Exit] = {}  # container id -> its end, once someone waits for it
 
     # -- the Runner interface -------------------------------------------------------------------------
 
@@ -139,15 +147,13 @@ class DockerRunner:
         return created
 
     def wait(self, handle: str, timeout: float) -> int | None:
-        deadline = time.monotonic() + max(timeout, 0.0)
-        while True:
-            state = self._inspect(handle, f"wait for container {handle[:12]}")["State"]
-            if state["Status"] in ("exited", "dead"):
-                return int(state["ExitCode"])
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            time.sleep(min(POLL_SECONDS, remaining))
+        """Answered by a thread blocked in the engine's own wait call: the exit is seen as it happens."""
+        exit_ = self._exit_of(handle)
+        if not exit_.done.wait(max(timeout, 0.0)):
+            return None
+        if exit_.error is not None:
+            raise exit_.error
+        return exit_.code
 
     def stop(self, handle: str, grace_seconds: float) -> None:
         with _translated(f"stop container {handle[:12]}"):
@@ -211,6 +217,30 @@ class DockerRunner:
             networks |= {net.name for net in labelled if not net.attrs.get("Containers")}
             for name in networks:
                 self._remove_network(name)
+
+    def _exit_of(self, handle: str) -> _Exit:
+        with self._lock:
+            found = self._exits.get(handle)
+            if found is None:
+                found = self._exits[handle] = _Exit()
+                threading.Thread(
+                    target=self._await_exit, args=(handle, found), name=f"docker-wait-{handle[:12]}", daemon=True
+                ).start()
+        return found
+
+    def _await_exit(self, handle: str, exit_: _Exit) -> None:
+        try:
+            with _translated(f"wait for container {handle[:12]}"):
+                try:
+                    exit_.code = int(self._docker().api.wait(handle, timeout=None).get("StatusCode", -1))
+                except NotFound:
+                    raise RunnerError(
+                        f"Container {handle[:12]} no longer exists (removed outside the emulator?)."
+                    ) from None
+        except RunnerError as error:
+            exit_.error = error
+        finally:
+            exit_.done.set()
 
     # -- images ---------------------------------------------------------------------------------------
 
@@ -377,6 +407,8 @@ class DockerRunner:
     def _remove_container(self, handle: str) -> list[str]:
         """Remove one container; return the job networks it was on."""
         api = self._docker().api
+        with self._lock:
+            self._exits.pop(handle, None)
         try:
             networks = list(api.inspect_container(handle)["NetworkSettings"].get("Networks") or {})
             api.remove_container(handle, force=True, v=True)
