@@ -41,6 +41,7 @@ def test_deploy_invoke_update_delete(serving: Serving, unique: str, cleanup: Cle
     answer, response = serving.invoke(endpoint, "1,2\n3,4", Accept="application/json", CustomAttributes="trace=1")
     assert answer["model"] == {"name": "a"}
     assert (answer["body"], answer["content_type"], answer["accept"]) == ("1,2\n3,4", "text/csv", "application/json")
+    assert answer["custom_attributes"] == "trace=1"
     assert response["ContentType"] == "application/json"
     assert response["InvokedProductionVariant"] == "AllTraffic"
 

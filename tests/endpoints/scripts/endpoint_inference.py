@@ -1,7 +1,8 @@
 """An inference script for endpoint tests (scikit-learn framework image, process runner).
 
-Answers every request with JSON telling what it received and which model and host served it. A body that
-starts with `fail` raises, so the server answers 500. SERVE_FAIL_ON_LOAD makes model loading fail.
+Answers every request with JSON telling what it received (body, content type, accept, custom attributes)
+and which model and process served it. A body that starts with `fail` raises, so the server answers 500.
+SERVE_FAIL_ON_LOAD makes model loading fail.
 """
 
 import json
@@ -15,7 +16,7 @@ def model_fn(model_dir):
         return json.load(stream)
 
 
-def transform_fn(model, body, content_type, accept):
+def transform_fn(model, body, content_type, accept, context=None):
     text = body if isinstance(body, str) else body.decode("utf-8", "replace")
     if text.startswith("fail"):
         raise ValueError(f"the model was asked to fail: {text}")
@@ -24,7 +25,13 @@ def transform_fn(model, body, content_type, accept):
         "body": text,
         "content_type": content_type,
         "accept": accept,
+        "custom_attributes": _headers(context).get("x-amzn-sagemaker-custom-attributes"),
         "tag": os.environ.get("SERVE_TAG", ""),
         "pid": os.getpid(),
     }
     return json.dumps(answer), "application/json"
+
+
+def _headers(context):
+    """Request headers, from the request context the inference toolkit passes as a last argument."""
+    return context.request_processor[0].get_request_properties() if context is not None else {}
