@@ -37,7 +37,7 @@ def run_processing_job(run: JobRun) -> None:
     except StagingError as error:
         _finish(run, "Failed", failure=f"ClientError: {error}")
         return
-    spec = JobSpec("ProcessingJob", run.name, cluster["InstanceType"], tuple(specs))
+    spec = JobSpec("ProcessingJob", run.name, cluster["InstanceType"], tuple(specs), say=sinks[0].write)
     max_runtime = document.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
     outcome = run_hosts(run.runner, run.store.work, run.item, spec, sinks, max_runtime, run.shutdown)
     exit_message = _read_first(trees, "output/message")

@@ -75,6 +75,7 @@ def run_training_job(run: JobRun) -> None:
         resources["InstanceType"],
         tuple(specs),
         {"sagemaker-emulator.arn": run.current().arn or ""},
+        say=sinks[0].write,
     )
     max_runtime = document.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
     outcome = run_hosts(run.runner, run.store.work, run.item, spec, sinks, max_runtime, run.shutdown)

@@ -14,6 +14,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import docker
@@ -270,6 +271,42 @@ def test_serving_host_is_reachable_at_its_endpoint(
         except OSError:
             time.sleep(0.1)
     assert body == "hello from algo-1"
+
+
+@docker_test
+def test_a_gpu_instance_type_gets_the_gpus_the_engine_has(
+    start_job: Callable[[JobSpec], list[str]], runner: DockerRunner
+) -> None:
+    """On a machine without GPUs (as here): the job runs without and says so once; with GPUs: all of them."""
+    said: list[str] = []
+    job = replace(_job(_host(python="print('ran')"), instance_type="ml.g4dn.xlarge"), say=said.append)
+    [handle] = start_job(job)
+    assert runner.wait(handle, 60) == 0
+    requests = docker.from_env().api.inspect_container(handle)["HostConfig"].get("DeviceRequests")
+    if runner._engine().gpus:
+        assert [request["Capabilities"] for request in requests] == [[["gpu"]]]
+        assert said == []
+    else:
+        assert not requests
+        assert said == [
+            "[emulator] ml.g4dn.xlarge has GPUs, but this Docker engine has no NVIDIA runtime "
+            "(nvidia-container-toolkit): the job runs without GPUs."
+        ]
+    cpu_job = replace(_job(_host(python="print('ran')")), say=said.append)
+    assert runner._gpus_for(cpu_job) is False and len(said) <= 1  # a CPU instance type: nothing to say
+
+
+@docker_test
+def test_gpu_containers_ask_the_engine_for_every_gpu(runner: DockerRunner) -> None:
+    """The GPU path's container, created (not started: this machine has no GPUs) on an engine said to have them."""
+    runner._engine_facts = _Engine(vm=False, gpus=True)
+    job = _job(_host(), instance_type="ml.p3.2xlarge")
+    handle = runner._create_container(job, job.hosts[0], CUSTOM_IMAGE, None, "gpu", gpus=runner._gpus_for(job))
+    try:
+        [request] = docker.from_env().api.inspect_container(handle)["HostConfig"]["DeviceRequests"]
+        assert (request["Count"], request["Capabilities"]) == (-1, [["gpu"]])
+    finally:
+        runner.cleanup(job, [handle])
 
 
 def test_endpoint_variables_and_loopback_targets() -> None:

@@ -20,13 +20,13 @@ def job_lines(name: str) -> list[str]:
     return [event["message"] for event in events["events"]]
 
 
-def run(sm: Any, name: str, train: str, script: str) -> list[str]:
-    request = low_level_job(name, train)
+def run(sm: Any, request: dict[str, Any], script: str) -> list[str]:
+    """Run `low_level_job`'s `request` with `python3 -c script` to Completed; return its log lines."""
     request["AlgorithmSpecification"]["ContainerArguments"] = [script]
     sm.create_training_job(**request)
-    described = wait_for(sm, name, ("Completed", "Failed", "Stopped"))
+    described = wait_for(sm, request["TrainingJobName"], ("Completed", "Failed", "Stopped"))
     assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
-    return job_lines(name)
+    return job_lines(request["TrainingJobName"])
 
 
 def test_a_job_writing_its_input_in_place_does_not_alter_the_next_jobs(
@@ -35,9 +35,10 @@ def test_a_job_writing_its_input_in_place_does_not_alter_the_next_jobs(
     sm = boto3.client("sagemaker")
     train = upload_training_data(unique)
     path = "/opt/ml/input/data/train/a.csv"
-    run(sm, f"tamper-{unique}", train, f"open({path!r}, 'a').write('tampered\\n'); print('wrote', flush=True)")
+    tamper = f"open({path!r}, 'a').write('tampered\\n'); print('wrote', flush=True)"
+    run(sm, low_level_job(f"tamper-{unique}", train), tamper)
 
-    lines = run(sm, f"after-{unique}", train, f"print(repr(open({path!r}).read()), flush=True)")
+    lines = run(sm, low_level_job(f"after-{unique}", train), f"print(repr(open({path!r}).read()), flush=True)")
     assert repr("1,2\n3,4\n") in lines
     assert any("abalone/train/a.csv was modified" in line and "downloading again" in line for line in lines)
     assert any("cache hit" in line and "abalone/train/nested/b.csv" in line for line in lines)

@@ -7,7 +7,7 @@ id, a pid …), which it stores before waiting on anything, so a restarted worke
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -42,6 +42,13 @@ class JobSpec:
     instance_type: str
     hosts: tuple[HostSpec, ...]
     labels: Mapping[str, str] = field(default_factory=dict)
+    # Writes one line into the job's log, for what the user should know about how it runs
+    # (e.g. "this instance type has GPUs, this machine gives the job none").
+    say: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
+
+    def note(self, line: str) -> None:
+        if self.say is not None:
+            self.say(line)
 
 
 class Runner(Protocol):

@@ -21,6 +21,9 @@ Networking, and why:
   job gets a per-job network and loopback gateway URLs become `host.docker.internal`, which Docker Desktop
   forwards to this machine's loopback (`host-gateway` is added for engines that need it).
 - Serving hosts publish port 8080 on 127.0.0.1 at a free port; `endpoint` reports it.
+
+GPUs: a job whose instance type has them (`ml.p*`, `ml.g*`) gets every GPU (`device_requests`) when the
+engine can give them (the NVIDIA runtime or toolkit); otherwise it runs without, and its log says so.
 - A **shared network** (`network=`, the `SAGEMAKER_EMULATOR_DOCKER_NETWORK` setting; the compose setup
   names its own network): every job container joins that existing network instead of using host
   networking, so it reaches the API by service name (`AWS_ENDPOINT_URL=http://emulator:4599`) and a
@@ -40,11 +43,13 @@ import math
 import os
 import re
 import secrets
+import shutil
 import socket
 import sys
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -127,6 +132,7 @@ class DockerRunner:
         if not job.hosts:
             raise RunnerError(f"{job.kind} {job.name} has no hosts to start.")
         images = [self.resolve_image(host.image) for host in job.hosts]
+        gpus = self._gpus_for(job)
         network: _Network | None = None
         created: list[str] = []
         try:
@@ -136,7 +142,7 @@ class DockerRunner:
                 if not self._use_host_network(job) and not self._shared_network_suffices(job):
                     network = self._create_network(job, token)
                 for host, image in zip(job.hosts, images, strict=True):
-                    created.append(self._create_container(job, host, image, network, token))
+                    created.append(self._create_container(job, host, image, network, token, gpus=gpus))
                     if network is not None and self._shared_network:
                         self._docker().api.connect_container_to_network(created[-1], self._shared_network)
                 for handle in created:
@@ -280,7 +286,7 @@ class DockerRunner:
                 info = self._docker().info()
             desktop = "docker desktop" in str(info.get("OperatingSystem", "")).lower()
             vm = self._vm_override if self._vm_override is not None else desktop or not sys.platform.startswith("linux")
-            self._engine_facts = _Engine(vm=vm, gpus="nvidia" in (info.get("Runtimes") or {}))
+            self._engine_facts = _Engine(vm=vm, gpus=_engine_has_gpus(info))
         return self._engine_facts
 
     def _use_host_network(self, job: JobSpec) -> bool:
@@ -325,7 +331,21 @@ class DockerRunner:
             )
         return _Network(name=net.name, gateway_ip=gateway)
 
-    def _create_container(self, job: JobSpec, host: HostSpec, image: str, network: _Network | None, token: str) -> str:
+    def _gpus_for(self, job: JobSpec) -> bool:
+        """Whether the job's containers get every GPU: its instance type has GPUs and the engine can give them."""
+        if not GPU_INSTANCE.match(job.instance_type):
+            return False
+        if self._engine().gpus:
+            return True
+        job.note(
+            f"[emulator] {job.instance_type} has GPUs, but this Docker engine has no NVIDIA runtime "
+            "(nvidia-container-toolkit): the job runs without GPUs."
+        )
+        return False
+
+    def _create_container(
+        self, job: JobSpec, host: HostSpec, image: str, network: _Network | None, token: str, *, gpus: bool = False
+    ) -> str:
         client = self._docker()
         environment, relays = self._container_environment(host.environment, network)
         labels = {**job.labels, KIND_LABEL: job.kind, NAME_LABEL: job.name, HOST_LABEL: host.host}
@@ -346,8 +366,8 @@ class DockerRunner:
             "privileged": False,
             "detach": True,
         }
-        if self._engine().gpus and GPU_INSTANCE.match(job.instance_type):
-            options["device_requests"] = [DeviceRequest(count=-1, capabilities=[["gpu"]])]
+        if gpus:
+            options["device_requests"] = [DeviceRequest(count=-1, capabilities=[["gpu"]])]  # all of them
         if network is None and self._shared_network:
             options.update(network=self._shared_network)
             if host.serves_http:
@@ -501,6 +521,13 @@ def _lines(chunks: Iterable[bytes]) -> Iterator[str]:
             yield line.rstrip(b"\r").decode("utf-8", errors="replace")
     if buffer:
         yield buffer.rstrip(b"\r").decode("utf-8", errors="replace")
+
+
+def _engine_has_gpus(info: Mapping[str, Any]) -> bool:
+    """The NVIDIA runtime is registered, or (engine on this machine) GPUs and the toolkit's hook are here."""
+    if "nvidia" in (info.get("Runtimes") or {}):
+        return True
+    return Path("/dev/nvidiactl").exists() and shutil.which("nvidia-container-runtime-hook") is not None
 
 
 def _is_endpoint_variable(name: str) -> bool:
