@@ -1,4 +1,5 @@
-"""Endpoints: CreateEndpoint, DescribeEndpoint, ListEndpoints, UpdateEndpoint, DeleteEndpoint.
+"""Endpoints: CreateEndpoint, DescribeEndpoint, ListEndpoints, UpdateEndpoint, UpdateEndpointWeightsAndCapacities,
+DeleteEndpoint.
 
 The API moves statuses and records intent; the worker's endpoint executor (`emulator.jobs.endpoints`) does
 the serving: Creating → InService / Failed, Updating → InService (a failed update rolls back to the running
@@ -180,6 +181,48 @@ def update_endpoint(ctx: RequestContext, request: Request) -> Response:
             else f'Cannot update endpoint "{endpoint.arn}" in status {status}: only an InService endpoint can be '
             "updated; delete it and create it again."
         )
+    return {"EndpointArn": endpoint.arn}
+
+
+@sagemaker_operation("UpdateEndpointWeightsAndCapacities")
+def update_endpoint_weights_and_capacities(ctx: RequestContext, request: Request) -> Response:
+    """New weights and instance counts for running variants: deployed like an update of the same models."""
+    name = request["EndpointName"]
+    endpoint = get_endpoint(ctx, name)
+    desired = {item["VariantName"]: item for item in request["DesiredWeightsAndCapacities"]}
+    variants = {item["Variant"]["VariantName"] for item in endpoint.extra["Deployment"]["Variants"]}
+    unknown = sorted(set(desired) - variants)
+    if unknown:
+        raise ValidationError(f"The variant name(s) [{', '.join(unknown)}] is/are not present in endpoint {name}.")
+
+    def pending_of(extra: Document) -> Document:
+        current = extra["Deployment"]
+        changed = []
+        for item in current["Variants"]:
+            variant = dict(item["Variant"])
+            wanted = desired.get(variant["VariantName"], {})
+            if "DesiredWeight" in wanted:
+                variant["InitialVariantWeight"] = float(wanted["DesiredWeight"])
+            if "DesiredInstanceCount" in wanted:
+                variant["InitialInstanceCount"] = int(wanted["DesiredInstanceCount"])
+            changed.append({**item, "Variant": variant})
+        return {**current, "Variants": changed}
+
+    def document(current: Document) -> Document:
+        current["EndpointStatus"] = UPDATING
+        current.pop("FailureReason", None)
+        return current
+
+    changed = change_endpoint(
+        ctx.store,
+        name,
+        document,
+        lambda extra: {**extra, "PendingDeployment": pending_of(extra)},
+        status=UPDATING,
+        only_if=(IN_SERVICE,),
+    )
+    if changed is None:
+        raise ValidationError(f'Cannot update in-progress endpoint "{endpoint.arn}".')
     return {"EndpointArn": endpoint.arn}
 
 

@@ -252,3 +252,33 @@ def test_a_serving_host_that_dies_is_replaced(process_emulator: RunningEmulator,
         assert len(streams) == 2  # the replacement is a new instance
     finally:
         serving.sm.delete_endpoint(EndpointName=endpoint)
+
+
+def test_update_weights_and_capacities(process_emulator: RunningEmulator, unique: str) -> None:
+    serving = Serving("process", process_emulator, SKLEARN_IMAGE)
+    endpoint = f"weights-{unique}"
+    blue = serving.create_model(f"blue-{unique}", {"name": "blue"})
+    green = serving.create_model(f"green-{unique}", {"name": "green"})
+    serving.create_config(endpoint, [("Blue", blue, 1), ("Green", green, 1)])
+    serving.sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=endpoint)
+    try:
+        assert serving.wait_for(endpoint, "InService", "Failed")["EndpointStatus"] == "InService"
+        with pytest.raises(ClientError, match=r"\[Nope\] is/are not present"):
+            serving.sm.update_endpoint_weights_and_capacities(
+                EndpointName=endpoint, DesiredWeightsAndCapacities=[{"VariantName": "Nope", "DesiredWeight": 1}]
+            )
+        serving.sm.update_endpoint_weights_and_capacities(
+            EndpointName=endpoint,
+            DesiredWeightsAndCapacities=[
+                {"VariantName": "Blue", "DesiredWeight": 0.0},
+                {"VariantName": "Green", "DesiredInstanceCount": 2},
+            ],
+        )
+        described = serving.wait_for(endpoint, "InService")
+        summaries = {item["VariantName"]: item for item in described["ProductionVariants"]}
+        assert summaries["Blue"]["CurrentWeight"] == 0.0 and summaries["Green"]["CurrentInstanceCount"] == 2
+        answers = [serving.invoke(endpoint, "x") for _ in range(6)]
+        assert {response["InvokedProductionVariant"] for _, response in answers} == {"Green"}
+        assert serving.invoke(endpoint, "x", TargetVariant="Blue")[0]["model"] == {"name": "blue"}
+    finally:
+        serving.sm.delete_endpoint(EndpointName=endpoint)
