@@ -1,19 +1,34 @@
 """The SDK flows of the process-runner tests, twinned in the docker runner against a real engine: SKLearn
 script mode (the image the SDK names, built offline and tagged with its ECR URI), a custom-image
-Estimator with a failure through /opt/ml/output/failure, a two-host job with ShardedByS3Key, and
-SKLearnProcessor. Each asserts artifacts byte for byte."""
+Estimator with a failure through /opt/ml/output/failure, a two-host job with ShardedByS3Key,
+SKLearnProcessor, and a worker killed during a job. Each asserts artifacts byte for byte."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import time
+from pathlib import Path
 from typing import Any
 
 import boto3
+import docker
 import pytest
 
-from emulator.testing import RunningEmulator
+from emulator.jobs.runners.docker import NAME_LABEL
+from emulator.testing import RunningEmulator, free_port
+from tests.conftest import make_client
 from tests.jobs.conftest import SCRIPTS
-from tests.jobs.test_training_process import ROLE, estimator, model_json, upload_training_data
+from tests.jobs.test_training_process import (
+    ROLE,
+    estimator,
+    low_level_job,
+    model_json,
+    upload_training_data,
+    wait_for,
+    worker_pid,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -95,3 +110,40 @@ def test_sklearn_processor_in_a_container(docker_env: RunningEmulator, unique: s
     )
     assert s3.get_object(Bucket=bucket, Key="out/upper-one.csv")["Body"].read() == b"A,B\n"
     assert json.loads(json.dumps(s3.get_object(Bucket=bucket, Key="out/count.txt")["Body"].read().decode())) == "1\n"
+
+
+def test_a_killed_worker_stops_its_container_and_fails_the_job_clearly(
+    docker_images: None, tmp_path: Path, unique: str
+) -> None:
+    """Twin of the process runner's restart test: the replacement worker finds the running container by
+    its handle, stops and removes it, and fails the job with a reason a person understands."""
+    emulator = RunningEmulator(tmp_path / "data", free_port(), ["--runner", "docker"]).start()
+    try:
+        sm, s3 = make_client(emulator, "sagemaker"), make_client(emulator, "s3")
+        s3.create_bucket(Bucket="restart")
+        s3.put_object(Bucket="restart", Key="data/train/a.csv", Body=b"1\n")
+        name = f"restart-{unique}"
+        sm.create_training_job(**low_level_job(name, "s3://restart/data/train"))
+        deadline = time.monotonic() + 60
+        while not (containers := _job_containers(name)) or containers[0].status != "running":
+            assert time.monotonic() < deadline, "the job's container did not start"
+            time.sleep(0.2)
+        old_worker = worker_pid(emulator)
+        os.kill(old_worker, signal.SIGKILL)
+        described = wait_for(sm, name, ("Failed",), timeout=60)
+        assert described["FailureReason"] == (
+            "The emulator's worker stopped while this job was running (restart or crash); run it again."
+        )
+        assert _job_containers(name) == []  # stopped and removed, not left running
+        assert worker_pid(emulator) != old_worker
+        after = f"after-{unique}"
+        sm.create_training_job(
+            **low_level_job(after, "s3://restart/data/train", StoppingCondition={"MaxRuntimeInSeconds": 1})
+        )
+        assert wait_for(sm, after, ("Stopped",), timeout=60)["SecondaryStatus"] == "MaxRuntimeExceeded"
+    finally:
+        emulator.stop()
+
+
+def _job_containers(name: str) -> list[Any]:
+    return list(docker.from_env().containers.list(all=True, filters={"label": f"{NAME_LABEL}={name}"}))
