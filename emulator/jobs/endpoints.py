@@ -56,11 +56,18 @@ class EndpointExecutor:
             if current.status == api.DELETING:
                 self._delete()
                 return
-            if not self._first_deployment(current.status, current.extra):
-                return
-            self._watch()
+            if self._first_deployment(current.status, current.extra):
+                self._watch()
+            if self._deletion_requested():  # a start or a replacement was cut short by DeleteEndpoint
+                self._delete()
         finally:
             self._stop(list(self.live.values()))
+
+    def _deletion_requested(self) -> bool:
+        if self.run.shutdown.is_set():
+            return False
+        current = self.run.store.get(api.KIND, self.name)
+        return current is not None and current.status == api.DELETING
 
     def _first_deployment(self, status: str | None, extra: dict[str, Any]) -> bool:
         """Serve what the row says (a pending update first, when resuming one); False when done."""

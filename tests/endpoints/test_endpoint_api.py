@@ -3,6 +3,7 @@ tags, and the errors the SDK matches ("Could not find …", "Cannot create alrea
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -93,3 +94,16 @@ def test_endpoint_errors_and_listing(api: Serving, unique: str) -> None:
             call(EndpointName=f"e-{unique}")
         assert missing.value.response["Error"]["Code"] == "ValidationException"
         assert f'Could not find endpoint "{arn}"' in missing.value.response["Error"]["Message"]
+
+
+def test_deleting_an_endpoint_while_it_is_created(api: Serving, unique: str) -> None:
+    api.create_config(f"c-{unique}", api.create_model(f"m-{unique}", {"name": "m"}))
+    api.sm.create_endpoint(EndpointName=f"e-{unique}", EndpointConfigName=f"c-{unique}")
+    time.sleep(0.3)  # the worker has started staging or the host
+    api.sm.delete_endpoint(EndpointName=f"e-{unique}")
+    api.wait_gone(f"e-{unique}")
+    api.sm.create_endpoint(EndpointName=f"e-{unique}", EndpointConfigName=f"c-{unique}")
+    try:
+        assert api.wait_for(f"e-{unique}", "InService", "Failed")["EndpointStatus"] == "InService"
+    finally:
+        api.sm.delete_endpoint(EndpointName=f"e-{unique}")
