@@ -71,9 +71,10 @@ class ExecutionDriver:
         if execution.status in ENDED_EXECUTION_STATUSES:
             return True
         stopping = execution.status == ExecutionStatus.STOPPING
-        for record in self._steps().values():
+        steps = self._steps()
+        for record in steps.values():
             if record.status in RUNNING_STEP_STATUSES:
-                self._advance(record, stopping)
+                self._advance(record, stopping, steps)
         steps = self._steps()
         next_move = plan(
             self.definition,
@@ -83,7 +84,7 @@ class ExecutionDriver:
             eligible=self._eligible,
         )
         for name in next_move.start:
-            self._start_step(self.definition.step(name))
+            self._start_step(self.definition.step(name), steps)
         if next_move.ended is not None:
             self._end(next_move.ended, steps)
             return True
@@ -123,7 +124,7 @@ class ExecutionDriver:
         return int(value) if value else None
 
     # -- starting a step --------------------------------------------------------------------------
-    def _start_step(self, step: Step) -> None:
+    def _start_step(self, step: Step, steps: Mapping[str, Resource]) -> None:
         if self.store.get(records.STEP, records.step_record_name(self.execution_id, step.name)) is not None:
             return  # another driver of this execution got there first
         now = time.time()
@@ -145,19 +146,23 @@ class ExecutionDriver:
             created_at=now,
             extra={"FirstStartedAt": now},
         )
+        self._begin(record_name, step, steps)
+
+    def _begin(self, record_name: str, step: Step, steps: Mapping[str, Resource]) -> None:
+        """Resolve the step's arguments, then reuse a cached result or make the first attempt."""
         try:
-            arguments = resolve(_arguments_to_resolve(step), self._evaluation(self._steps()))
+            arguments = resolve(_arguments_to_resolve(step), self._evaluation(steps))
         except ExpressionError as error:
             self._finish(record_name, Finished(StepStatus.FAILED, failure_reason=str(error)))
             return
         if self._reuse_cached(step, record_name, arguments):
             return
-        self._attempt(record_name, step, arguments)
+        self._attempt(record_name, step, arguments, steps)
 
-    def _attempt(self, record_name: str, step: Step, arguments: dict[str, Any]) -> None:
+    def _attempt(self, record_name: str, step: Step, arguments: dict[str, Any], steps: Mapping[str, Resource]) -> None:
         executor = EXECUTORS[step.type]
         try:
-            result = executor.start(self._step_context(step), arguments)
+            result = executor.start(self._step_context(step, steps), arguments)
         except ExpressionError as error:  # a Condition whose values cannot be compared: the user's to fix
             result = Finished(StepStatus.FAILED, failure_reason=str(error))
         except Exception as error:  # an emulator bug must fail the step, not the whole loop
@@ -183,37 +188,42 @@ class ExecutionDriver:
             self._finish(record_name, result)
 
     # -- advancing a running step -------------------------------------------------------------------
-    def _advance(self, record: Resource, stopping: bool) -> None:
+    def _advance(self, record: Resource, stopping: bool, steps: Mapping[str, Resource]) -> None:
         step = self.definition.step(record.document["StepName"])
         handle = record.extra.get("Handle")
         if stopping:
-            self._stop_step(record, step, handle)
+            self._stop_step(record, step, handle, steps)
             return
-        if handle is None:  # waiting for a retry
-            if record.extra.get("NextAttemptAt") is not None and time.time() >= record.extra["NextAttemptAt"]:
-                self._attempt(record.name, step, record.extra.get("Arguments", {}))
+        if handle is None:  # waiting for a retry, or a driver stopped before the first attempt was recorded
+            due = record.extra.get("NextAttemptAt")
+            if due is not None and time.time() >= due:
+                self._attempt(record.name, step, record.extra.get("Arguments", {}), steps)
+            elif due is None:
+                self._begin(record.name, step, steps)
             return
         try:
-            outcome = EXECUTORS[step.type].poll(self._step_context(step), handle)
+            outcome = EXECUTORS[step.type].poll(self._step_context(step, steps), handle)
         except Exception as error:
             log.error("polling step %s crashed:\n%s", step.name, traceback.format_exc())
             outcome = Finished(StepStatus.FAILED, failure_reason=f"InternalServerError: {error!r}")
         if outcome is not None:
             self._finish(record.name, outcome)
 
-    def _stop_step(self, record: Resource, step: Step, handle: Mapping[str, Any] | None) -> None:
+    def _stop_step(
+        self, record: Resource, step: Step, handle: Mapping[str, Any] | None, steps: Mapping[str, Resource]
+    ) -> None:
         if handle is None or record.status == StepStatus.STARTING:
             self._finish(record.name, Finished(StepStatus.STOPPED))
             return
         if record.status != StepStatus.STOPPING:
-            EXECUTORS[step.type].stop(self._step_context(step), handle)
+            EXECUTORS[step.type].stop(self._step_context(step, steps), handle)
             self.store.update(
                 records.STEP,
                 record.name,
                 lambda current: {**current.document, "StepStatus": StepStatus.STOPPING.value},
                 status=StepStatus.STOPPING.value,
             )
-        outcome = EXECUTORS[step.type].poll(self._step_context(step), handle)
+        outcome = EXECUTORS[step.type].poll(self._step_context(step, steps), handle)
         if outcome is not None:
             self._finish(record.name, outcome)
 
@@ -318,7 +328,7 @@ class ExecutionDriver:
         record = self.store.get(records.STEP, record_name)
         return dict(record.extra) if record is not None else {}
 
-    def _step_context(self, step: Step) -> StepContext:
+    def _step_context(self, step: Step, steps: Mapping[str, Resource]) -> StepContext:
         return StepContext(
             store=self.store,
             client=self._client,
@@ -326,7 +336,7 @@ class ExecutionDriver:
             execution_id=self.execution_id,
             execution_arn=self.arn,
             step=step,
-            evaluation=self._evaluation(self._steps()),
+            evaluation=self._evaluation(steps),
         )
 
     def _client(self, service: str) -> Any:
