@@ -3,7 +3,6 @@ tags, and the errors the SDK matches ("Could not find …", "Cannot create alrea
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -97,11 +96,13 @@ def test_endpoint_errors_and_listing(api: Serving, unique: str) -> None:
 
 
 def test_deleting_an_endpoint_while_it_is_created(api: Serving, unique: str) -> None:
-    api.create_config(f"c-{unique}", api.create_model(f"m-{unique}", {"name": "m"}))
-    api.sm.create_endpoint(EndpointName=f"e-{unique}", EndpointConfigName=f"c-{unique}")
-    time.sleep(0.3)  # the worker has started staging or the host
+    api.create_config(f"slow-{unique}", api.create_model(f"slow-{unique}", {"name": "m"}, {"SERVE_LOAD_SECONDS": "30"}))
+    api.sm.create_endpoint(EndpointName=f"e-{unique}", EndpointConfigName=f"slow-{unique}")
+    assert api.log_streams(f"/aws/sagemaker/Endpoints/e-{unique}", count=1, timeout=30)  # the host is loading
+    assert api.sm.describe_endpoint(EndpointName=f"e-{unique}")["EndpointStatus"] == "Creating"
     api.sm.delete_endpoint(EndpointName=f"e-{unique}")
-    api.wait_gone(f"e-{unique}")
+    api.wait_gone(f"e-{unique}", timeout=15)
+    api.create_config(f"c-{unique}", api.create_model(f"m-{unique}", {"name": "m"}))
     api.sm.create_endpoint(EndpointName=f"e-{unique}", EndpointConfigName=f"c-{unique}")
     try:
         assert api.wait_for(f"e-{unique}", "InService", "Failed")["EndpointStatus"] == "InService"

@@ -2,14 +2,17 @@
 
 Answers every request with JSON telling what it received (body, content type, accept, custom attributes)
 and which model and process served it. A body that starts with `fail` raises, so the server answers 500.
-SERVE_FAIL_ON_LOAD makes model loading fail.
+SERVE_FAIL_ON_LOAD makes model loading fail; SERVE_LOAD_SECONDS makes it slow.
 """
 
 import json
 import os
+import time
 
 
 def model_fn(model_dir):
+    print("loading the model", flush=True)
+    time.sleep(float(os.environ.get("SERVE_LOAD_SECONDS", "0")))
     if os.environ.get("SERVE_FAIL_ON_LOAD"):
         raise RuntimeError(f"cannot load the model: {os.environ['SERVE_FAIL_ON_LOAD']}")
     with open(os.path.join(model_dir, "model.json")) as stream:
