@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from emulator import sdk_config
-from emulator.config import ACCESS_KEY_ID, SECRET_ACCESS_KEY, Settings
+from emulator.config import Settings
 
 
 def _settings_flags(parser: argparse.ArgumentParser) -> None:
@@ -63,14 +63,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _env_exports(settings: Settings) -> str:
-    config_path = sdk_config.write(settings)
-    exports = {
-        "AWS_ENDPOINT_URL": settings.url,
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
-        "AWS_DEFAULT_REGION": settings.region,
-        "SAGEMAKER_USER_CONFIG_OVERRIDE": str(config_path),
-    }
+    exports = sdk_config.client_environment(settings)
     return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in exports.items())
 
 

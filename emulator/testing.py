@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 
 from emulator import aws_clients
-from emulator.config import ACCESS_KEY_ID, SECRET_ACCESS_KEY, Settings
+from emulator.config import Settings
 
 READY_TIMEOUT_SECONDS = 60.0
 TEST_DATABASE_VARIABLE = "SAGEMAKER_EMULATOR_TEST_DATABASE_URL"
@@ -70,13 +70,7 @@ class RunningEmulator:
         settings = Settings.from_env(port=self.port, data_dir=self.data_dir, region=self.region)
         from emulator import sdk_config
 
-        return {
-            "AWS_ENDPOINT_URL": self.url,
-            "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
-            "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
-            "AWS_DEFAULT_REGION": self.region,
-            "SAGEMAKER_USER_CONFIG_OVERRIDE": str(sdk_config.write(settings)),
-        }
+        return sdk_config.client_environment(settings, self.url)
 
     def client(self, service: str) -> Any:
         return aws_clients.client(self.url, self.region, service)
