@@ -60,7 +60,14 @@ class Ending:
 
 
 def run_tuning_job(run: JobRun) -> None:
-    TuningCoordinator(run).run()
+    coordinator = TuningCoordinator(run)
+    try:
+        coordinator.run()
+    except Exception:
+        # The worker fails the tuning job with the error; its training jobs must not run on unattended.
+        with contextlib.suppress(Exception):
+            coordinator.stop_all(coordinator.trials(run.current()))
+        raise
 
 
 class TuningCoordinator:
