@@ -89,7 +89,13 @@ class TuningStep(JobStep):
         properties = super().properties(ctx, name)
         client = ctx.client("sagemaker")
         summaries: list[Any] = []
-        request: dict[str, Any] = {"HyperParameterTuningJobName": name, "SortBy": "FinalObjectiveMetricValue"}
+        objective = properties.get("HyperParameterTuningJobConfig", {}).get("HyperParameterTuningJobObjective", {})
+        best_first = "Descending" if objective.get("Type") == "Maximize" else "Ascending"
+        request: dict[str, Any] = {
+            "HyperParameterTuningJobName": name,
+            "SortBy": "FinalObjectiveMetricValue",
+            "SortOrder": best_first,
+        }
         while True:
             page = client.list_training_jobs_for_hyper_parameter_tuning_job(**request)
             summaries.extend(plain_response(page).get("TrainingJobSummaries", []))
