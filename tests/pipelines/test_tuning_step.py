@@ -17,7 +17,7 @@ ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 
 
-def build_pipeline(name: str, bucket: str) -> Any:
+def build_pipeline(name: str, bucket: str, objective_type: str = "Minimize") -> Any:
     from sagemaker.inputs import TrainingInput
     from sagemaker.model import Model
     from sagemaker.sklearn import SKLearn
@@ -42,7 +42,7 @@ def build_pipeline(name: str, bucket: str) -> Any:
     tuner = HyperparameterTuner(
         estimator,
         objective_metric_name="loss",
-        objective_type="Minimize",
+        objective_type=objective_type,
         metric_definitions=[{"Name": "loss", "Regex": r"loss=([-+0-9.eE]+);"}],
         hyperparameter_ranges={"x": ContinuousParameter(0, 6)},
         strategy="Random",
@@ -63,27 +63,39 @@ def build_pipeline(name: str, bucket: str) -> Any:
 def test_the_best_trial_feeds_the_model_step(
     pipelines_emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch, unique: str
 ) -> None:
-    point_sdk_at(pipelines_emulator, monkeypatch)
+    check_top_model(pipelines_emulator, monkeypatch, unique, "Minimize")
+
+
+def test_maximize_puts_the_largest_objective_first(
+    pipelines_process_emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch, unique: str
+) -> None:
+    check_top_model(pipelines_process_emulator, monkeypatch, unique, "Maximize")
+
+
+def check_top_model(emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch, unique: str, objective: str) -> None:
+    point_sdk_at(emulator, monkeypatch)
     s3, sm = boto3.client("s3"), boto3.client("sagemaker")
     bucket = f"tune-{unique}"
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="train/rows.csv", Body=b"1,2\n")
-    pipeline = build_pipeline(f"tune-{unique}", bucket)
+    pipeline = build_pipeline(f"tune-{unique}", bucket, objective)
     pipeline.upsert(role_arn=ROLE)
     execution = pipeline.start()
     execution.wait(delay=1, max_attempts=600)
     steps = {step["StepName"]: step for step in execution.list_steps()}
-    assert steps["Tune"]["StepStatus"] == "Succeeded" and steps["BestModel-CreateModel"]["StepStatus"] == "Succeeded"
+    assert steps["Tune"]["StepStatus"] == "Succeeded"
+    assert steps["BestModel-CreateModel"]["StepStatus"] == "Succeeded"
     tuning_name = _name_for(sm, steps["Tune"]["Metadata"]["TuningJob"]["Arn"])
     tuning = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=tuning_name)
     assert tuning["HyperParameterTuningJobStatus"] == "Completed"
     assert tuning["TrainingJobStatusCounters"]["Completed"] == 3
     trials = sm.list_training_jobs_for_hyper_parameter_tuning_job(HyperParameterTuningJobName=tuning_name)
-    losses = {
-        t["TrainingJobName"]: t["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
-        for t in trials["TrainingJobSummaries"]
+    objectives = {
+        trial["TrainingJobName"]: trial["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+        for trial in trials["TrainingJobSummaries"]
     }
-    best_job = min(losses, key=losses.__getitem__)
+    pick = max if objective == "Maximize" else min
+    best_job = pick(objectives, key=objectives.__getitem__)
     assert tuning["BestTrainingJob"]["TrainingJobName"] == best_job
     model_arn = steps["BestModel-CreateModel"]["Metadata"]["Model"]["Arn"]
     model = sm.describe_model(ModelName=model_arn.rsplit("/", 1)[-1])
