@@ -4,7 +4,9 @@
 #   local/sagemaker-sklearn-base:test   Debian bookworm (minbase) + python3, numpy, pandas, scikit-learn from
 #                                       Debian + the `sagemaker-training` toolkit (its `train` entry point).
 #   local/sagemaker-sklearn:test        tests/images/sklearn/ built FROM the base: what a framework image
-#                                       offers job scripts (`python`, a usable `pip`). Also tagged as the ECR
+#                                       offers job scripts (`python`, a usable `pip`), and a `serve` that runs
+#                                       the emulator's inference server (emulator/serving/inference, copied
+#                                       into the build context). Also tagged as the ECR
 #                                       URI the SageMaker SDK v2 generates for SKLearn(framework_version="1.2-1")
 #                                       in us-east-1, so unmodified SDK code finds it locally.
 #   local/custom-train:test             tests/images/custom/ built FROM the base: a `train` command that reads
@@ -16,7 +18,7 @@
 # cached (TEST_IMAGE_CACHE, default /var/cache/sagemaker-emulator/test-images) so a new engine data root
 # only costs a `docker import`.
 #
-# Not for: real SageMaker framework images (the base has no `serve` stack and no sagemaker_sklearn_container).
+# Not for: real SageMaker framework images (no sagemaker_sklearn_container; `serve` is the emulator's own).
 # Needs: Linux, root for the cold build (debootstrap, chroot), a Docker engine (started via docker-engine.sh).
 #
 # Settings: TEST_IMAGE_CACHE, DEBOOTSTRAP_MIRROR (default http://deb.debian.org/debian), PYTHON (a Python
@@ -190,6 +192,16 @@ build_derived() { # $1: image, $2: build directory (its Dockerfile takes the bas
 $output"
 }
 
+sklearn_context() { # the build context: tests/images/sklearn plus the inference server; prints its path
+  local context="$CACHE/sklearn-context"
+  rm -rf "$context"
+  mkdir -p "$context/serving/emulator/serving"
+  cp -a "$ROOT/$SKLEARN_DIR/." "$context/"
+  cp -a "$ROOT/emulator/serving/inference" "$context/serving/emulator/serving/"
+  find "$context" -name __pycache__ -prune -exec rm -rf {} +
+  echo "$context"
+}
+
 main() {
   "$ROOT/scripts/docker-engine.sh"
   mkdir -p "$CACHE"
@@ -197,7 +209,7 @@ main() {
   flock 9 # one build at a time per machine
   local started=$SECONDS
   build_base
-  build_derived "$SKLEARN_IMAGE" "$SKLEARN_DIR"
+  build_derived "$SKLEARN_IMAGE" "$(sklearn_context)"
   for alias in "${SKLEARN_ALIASES[@]}"; do docker tag "$SKLEARN_IMAGE" "$alias"; done
   build_derived "$CUSTOM_IMAGE" "$CUSTOM_DIR"
   # Earlier builds these replaced (untagged now); only images built here carry the label.

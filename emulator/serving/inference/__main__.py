@@ -22,6 +22,7 @@ from emulator.serving.inference.server import InferenceServer
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emulator.serving.inference")
     parser.add_argument("--image", default="", help="the model's image URI (chooses the framework defaults)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 inside a container)")
     arguments = parser.parse_args(argv)
     started = time.monotonic()
     framework = handlers.framework_of(arguments.image)
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
             os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT") or "application/json",
         )
         handler.load_model()
-        server = InferenceServer(port, handler, host="127.0.0.1")
+        server = InferenceServer(port, handler, host=arguments.host)
     except Exception as error:
         traceback.print_exc()
         print(f"inference server: cannot start: {type(error).__name__}: {error}", flush=True)
