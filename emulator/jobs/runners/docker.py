@@ -196,6 +196,13 @@ class DockerRunner:
         bindings = (attrs["NetworkSettings"].get("Ports") or {}).get("8080/tcp") or []
         bindings = sorted(bindings, key=lambda b: ":" in b.get("HostIp", ""))  # IPv4 first
         if not bindings:
+            state = attrs.get("State") or {}
+            if not state.get("Running"):
+                raise RunnerError(
+                    f"The serving container {handle[:12]} of image {attrs['Config'].get('Image')} exited "
+                    f"(code {state.get('ExitCode')}) before it could serve; does the image have a `serve` "
+                    "command? Its output is in its CloudWatch log stream."
+                )
             raise RunnerError(
                 f"Container {handle[:12]} does not publish port 8080: it was not started as a serving host."
             )
