@@ -170,3 +170,55 @@ def test_missing_execution_is_not_found(sm: Any) -> None:
     with pytest.raises(ClientError) as raised:
         sm.describe_pipeline_execution(PipelineExecutionArn=arn)
     assert raised.value.response["Error"]["Code"] == "ResourceNotFound"
+
+
+def test_listing_sorts_and_pages_executions(sm: Any, pipeline: str) -> None:
+    arns = [sm.start_pipeline_execution(PipelineName=pipeline)["PipelineExecutionArn"] for _ in range(3)]
+    for arn in arns:
+        wait_for(sm, arn)
+    newest_first = sm.list_pipeline_executions(PipelineName=pipeline)["PipelineExecutionSummaries"]
+    assert [s["PipelineExecutionArn"] for s in newest_first] == arns[::-1]
+    oldest_first = sm.list_pipeline_executions(PipelineName=pipeline, SortOrder="Ascending")
+    assert [s["PipelineExecutionArn"] for s in oldest_first["PipelineExecutionSummaries"]] == arns
+    first = sm.list_pipeline_executions(PipelineName=pipeline, MaxResults=2)
+    second = sm.list_pipeline_executions(PipelineName=pipeline, MaxResults=2, NextToken=first["NextToken"])
+    paged = [
+        s["PipelineExecutionArn"] for s in first["PipelineExecutionSummaries"] + second["PipelineExecutionSummaries"]
+    ]
+    assert paged == arns[::-1] and "NextToken" not in second
+    assert all(s["PipelineExecutionStatus"] == "Succeeded" and "StartTime" in s for s in newest_first)
+
+
+def test_update_stop_retry_and_callbacks_refuse_what_the_service_refuses(sm: Any, pipeline: str) -> None:
+    arn = sm.start_pipeline_execution(PipelineName=pipeline, PipelineExecutionDisplayName="first")[
+        "PipelineExecutionArn"
+    ]
+    wait_for(sm, arn)
+    sm.update_pipeline_execution(
+        PipelineExecutionArn=arn, PipelineExecutionDisplayName="renamed", PipelineExecutionDescription="checked"
+    )
+    described = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
+    assert described["PipelineExecutionDisplayName"] == "renamed"
+    assert described["PipelineExecutionDescription"] == "checked"
+    assert described["PipelineVersionId"] == 1
+    for call in (
+        lambda: sm.stop_pipeline_execution(PipelineExecutionArn=arn, ClientRequestToken="t" * 32),
+        lambda: sm.retry_pipeline_execution(PipelineExecutionArn=arn, ClientRequestToken="t" * 32),
+    ):
+        with pytest.raises(ClientError) as raised:
+            call()
+        assert raised.value.response["Error"]["Code"] == "ValidationException"
+        assert "Succeeded" in raised.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as raised:
+        sm.send_pipeline_execution_step_success(CallbackToken="abcdefghij")
+    assert raised.value.response["Error"]["Code"] == "ResourceNotFound"
+
+
+def test_an_execution_can_run_an_older_pipeline_version(sm: Any, pipeline: str) -> None:
+    sm.update_pipeline(PipelineName=pipeline, PipelineDefinition=json.dumps(condition_pipeline(1.0)))
+    latest = sm.start_pipeline_execution(PipelineName=pipeline)["PipelineExecutionArn"]
+    older = sm.start_pipeline_execution(PipelineName=pipeline, PipelineVersionId=1)["PipelineExecutionArn"]
+    assert wait_for(sm, latest)["PipelineExecutionStatus"] == "Failed"  # Score 5.0 > Threshold 1.0
+    described = wait_for(sm, older)
+    assert described["PipelineExecutionStatus"] == "Succeeded" and described["PipelineVersionId"] == 1
+    assert sm.describe_pipeline(PipelineName=pipeline)["LastRunTime"] >= described["CreationTime"]
