@@ -11,6 +11,7 @@ there (`emulator_test_<random>`), kept across restarts and dropped when `running
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
@@ -133,6 +134,18 @@ class RunningEmulator:
         return self.start()
 
 
+# Databases `create_database` made in this process and nobody dropped yet: dropped when the process exits
+# (an emulator started and stopped without `running_emulator` leaves its database to this).
+_UNDROPPED: set[str] = set()
+
+
+@atexit.register
+def _drop_leftover_databases() -> None:
+    for url in list(_UNDROPPED):
+        with contextlib.suppress(Exception):
+            drop_database(url)
+
+
 def create_database(server_url: str) -> str:
     """Create an empty database on the PostgreSQL server at `server_url`; return its URL."""
     import sqlalchemy as sa
@@ -146,7 +159,9 @@ def create_database(server_url: str) -> str:
             connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
     finally:
         engine.dispose()
-    return sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    url = sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    _UNDROPPED.add(url)
+    return url
 
 
 def drop_database(url: str) -> None:
@@ -166,6 +181,7 @@ def drop_database(url: str) -> None:
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
     finally:
         engine.dispose()
+    _UNDROPPED.discard(url)
 
 
 @contextlib.contextmanager
