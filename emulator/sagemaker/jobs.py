@@ -71,9 +71,20 @@ def create_job(
     return arn
 
 
+# What the service answers for a job that does not exist, where that is known to differ from the model's
+# ResourceNotFound: DescribeTrainingJob and DescribeProcessingJob answer ValidationException
+# (see aws/aws-sdk#165, boto/boto3#2808).
+_NOT_FOUND_MESSAGES = {
+    "TrainingJob": "Requested resource not found.",
+    "ProcessingJob": "Could not find requested job with name {name}",
+}
+
+
 def get_job(ctx: RequestContext, kind: str, name: str) -> Resource:
     found = ctx.store.get(kind, name)
     if found is None:
+        if kind in _NOT_FOUND_MESSAGES:
+            raise ValidationError(_NOT_FOUND_MESSAGES[kind].format(name=name))
         raise ResourceNotFound(f"Requested resource not found: {_label(kind)} {name} does not exist.")
     return found
 

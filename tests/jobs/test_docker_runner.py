@@ -126,6 +126,11 @@ def test_train_writes_the_model_through_an_image_mapping(
     [handle] = start_job(_job(_host(image=MAPPED_URI, mounts={"/opt/ml": ml})))
 
     assert runner.wait(handle, 60) == 0
+    attrs = docker.from_env().api.inspect_container(handle)
+    assert attrs["HostConfig"]["Privileged"] is False
+    assert not attrs["HostConfig"].get("CapAdd")
+    assert [mount["Destination"] for mount in attrs["Mounts"]] == ["/opt/ml"]  # no Docker socket, nothing else
+    assert attrs["Config"]["Labels"][NAME_LABEL].startswith("test-")
     model = json.loads((ml / "model" / "model.json").read_text())
     assert model["hyperparameters"] == {"epochs": "3"}
     assert model["channels"] == {"train": 1}

@@ -8,6 +8,9 @@ keys that merely start with it (`…/checkpoints-old/…`) are not restored."""
 
 from __future__ import annotations
 
+import io
+import json
+import tarfile
 from typing import Any
 
 import boto3
@@ -31,7 +34,7 @@ def contract_estimator(**options: Any) -> Any:
     )
 
 
-def test_fastfile_channels_arrive_as_files(runner_env: RunningEmulator, unique: str) -> None:
+def test_fastfile_and_manifest_channels_arrive_as_files(runner_env: RunningEmulator, unique: str) -> None:
     from sagemaker.inputs import TrainingInput
 
     s3 = boto3.client("s3")
@@ -40,21 +43,30 @@ def test_fastfile_channels_arrive_as_files(runner_env: RunningEmulator, unique: 
     s3.put_object(Bucket=bucket, Key="fast/a.csv", Body=b"1,2\n")
     s3.put_object(Bucket=bucket, Key="fast/deep/b.csv", Body=b"3,4\n")
     s3.put_object(Bucket=bucket, Key="file/c.csv", Body=b"5,6\n")
+    manifest = [{"prefix": f"s3://{bucket}/fast/"}, "deep/b.csv", "a.csv"]
+    s3.put_object(Bucket=bucket, Key="listed.manifest", Body=json.dumps(manifest).encode())
     job = contract_estimator()
     job.fit(
         {
             "fast": TrainingInput(f"s3://{bucket}/fast", input_mode="FastFile"),
             "plain": TrainingInput(f"s3://{bucket}/file"),
+            "listed": TrainingInput(f"s3://{bucket}/listed.manifest", s3_data_type="ManifestFile"),
         },
         wait=True,
         logs=True,
     )
     record = model_json(job.model_data, "contract.json")
-    assert record["input_modes"] == {"fast": "FastFile", "plain": "File"}
+    assert record["input_modes"] == {"fast": "FastFile", "listed": "File", "plain": "File"}
     assert record["channel_files"] == {
         "fast": {"a.csv": "1,2\n", "deep/b.csv": "3,4\n"},
+        "listed": {"a.csv": "1,2\n", "deep/b.csv": "3,4\n"},  # a manifest's keys land relative to its prefix
         "plain": {"c.csv": "5,6\n"},
     }
+    output_bucket, _, output_key = job.model_data[5:].replace("/model.tar.gz", "/output.tar.gz").partition("/")
+    output = s3.get_object(Bucket=output_bucket, Key=output_key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(output)) as tar:  # output.tar.gz: /opt/ml/output/data
+        member = tar.extractfile("channels.txt")
+        assert member is not None and member.read() == b"fast=2 listed=2 plain=1\n"
     described = boto3.client("sagemaker").describe_training_job(TrainingJobName=job.latest_training_job.name)
     assert described["InputDataConfig"][0]["InputMode"] == "FastFile"
 

@@ -50,6 +50,7 @@ def test_script_processor_runs_code_on_inputs_and_uploads_outputs(
     assert body(s3, bucket, "out/upper-two.csv") == b"E,F\n"
     described = boto3.client("sagemaker").describe_processing_job(ProcessingJobName=processor.latest_job.job_name)
     assert described["ProcessingJobStatus"] == "Completed"
+    assert described["ExitMessage"] == "3 rows"  # from /opt/ml/output/message
     assert described["AppSpecification"]["ContainerEntrypoint"] == [
         "python3",
         "/opt/ml/processing/input/code/preprocess.py",

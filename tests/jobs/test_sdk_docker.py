@@ -56,12 +56,15 @@ def custom_estimator(instance_count: int = 1, **hyperparameters: Any) -> Any:
     )
 
 
-def test_custom_image_estimator_and_its_failure_reason(docker_env: RunningEmulator, unique: str) -> None:
+def test_custom_image_estimator_and_its_failure_reason(
+    docker_env: RunningEmulator, unique: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     from sagemaker.exceptions import UnexpectedStatusException
 
     train = upload_training_data(unique)
     job = custom_estimator(depth="3")
-    job.fit({"train": train}, wait=True, logs=False)
+    job.fit({"train": train}, wait=True, logs=True)
+    assert 'train: hyperparameters {"depth": "3"}' in capsys.readouterr().out
     model = model_json(job.model_data)
     assert model["hyperparameters"] == {"depth": "3"}
     assert model["channels"] == {"train": 2}
@@ -90,6 +93,14 @@ def test_two_hosts_shard_the_input_by_key(docker_env: RunningEmulator, unique: s
         logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{job.latest_training_job.name}/"
     )["logStreams"]
     assert [stream["logStreamName"].split("/")[1].rsplit("-", 1)[0] for stream in streams] == ["algo-1", "algo-2"]
+    logs = boto3.client("logs")
+    for index, stream in enumerate(streams, start=1):  # each host read its own resourceconfig and shard
+        events = logs.get_log_events(
+            logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=stream["logStreamName"], startFromHead=True
+        )["events"]
+        lines = [event["message"] for event in events]
+        assert f"train: host algo-{index}" in lines
+        assert 'train: channels {"train": 2}' in lines
 
 
 def test_sklearn_processor_in_a_container(docker_env: RunningEmulator, unique: str) -> None:

@@ -1,5 +1,6 @@
 """Training jobs in the process runner, driven by the real SageMaker SDK and boto3: script mode with
-live logs and real artifacts, metrics, failures, Stop, MaxRuntime, duplicates and worker restarts."""
+live logs and real artifacts, metrics, failures, Stop, MaxRuntime, duplicates and worker restarts. Tests
+taking `runner_env` run in the docker runner too."""
 
 from __future__ import annotations
 
@@ -87,7 +88,7 @@ def test_sklearn_script_mode_fit_streams_logs_and_uploads_the_model(
     assert described["HyperParameters"]["max_leaf_nodes"] == "30"
 
 
-def test_a_failing_script_fails_the_job_with_the_toolkit_reason(process_env: RunningEmulator, unique: str) -> None:
+def test_a_failing_script_fails_the_job_with_the_toolkit_reason(runner_env: RunningEmulator, unique: str) -> None:
     from sagemaker.exceptions import UnexpectedStatusException
 
     job = estimator(fail="bad-input-shape")
@@ -132,7 +133,7 @@ def wait_for(sm: Any, name: str, statuses: tuple[str, ...], timeout: float = 60)
     raise AssertionError(f"{name} did not reach {statuses}: {described['TrainingJobStatus']}")
 
 
-def test_stop_mid_run_ends_stopped_within_seconds(process_env: RunningEmulator, unique: str) -> None:
+def test_stop_mid_run_ends_stopped_within_seconds(runner_env: RunningEmulator, unique: str) -> None:
     sm = boto3.client("sagemaker")
     name = f"stop-{unique}"
     sm.create_training_job(**low_level_job(name, upload_training_data(unique)))
@@ -151,7 +152,7 @@ def test_stop_mid_run_ends_stopped_within_seconds(process_env: RunningEmulator, 
     assert excinfo.value.response["Error"]["Code"] == "ValidationException"
 
 
-def test_max_runtime_stops_the_job_as_the_service_does(process_env: RunningEmulator, unique: str) -> None:
+def test_max_runtime_stops_the_job_as_the_service_does(runner_env: RunningEmulator, unique: str) -> None:
     sm = boto3.client("sagemaker")
     name = f"maxrt-{unique}"
     request = low_level_job(name, upload_training_data(unique), StoppingCondition={"MaxRuntimeInSeconds": 2})
@@ -239,7 +240,7 @@ def test_a_killed_worker_is_replaced_and_its_job_fails_with_a_clear_reason(tmp_p
 
 
 def test_a_quiet_job_shows_its_lines_while_running_and_accepts_updates(
-    process_env: RunningEmulator, unique: str
+    runner_env: RunningEmulator, unique: str
 ) -> None:
     sm, logs = boto3.client("sagemaker"), boto3.client("logs")
     name = f"quiet-{unique}"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import secrets
 import shlex
@@ -33,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emulator.jobs.runners.base import HostSpec, JobSpec, RunnerError
+
+log = logging.getLogger(__name__)
 
 FRAMEWORK_REPOSITORIES = (
     "sagemaker-scikit-learn",
@@ -99,6 +102,9 @@ class ProcessRunner:
 
     def __init__(self, work_dir: Path, image_map: Mapping[str, str] | None = None) -> None:
         self._work_dir = work_dir
+        problem = namespace_problem()
+        if problem:  # said at start-up too, not only in each job's FailureReason
+            log.warning("the process runner cannot run jobs on this machine: %s", problem)
         # An image that runs like a framework image (script mode) may be mapped to one's URI.
         self._image_map = dict(image_map or {})
         self._children: dict[int, subprocess.Popen[bytes]] = {}

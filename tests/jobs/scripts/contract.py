@@ -1,6 +1,6 @@
 """A script-mode entry point that records what the container contract gave it: each channel's input
 mode (inputdataconfig.json) and files, and what /opt/ml/checkpoints held at start. It then writes a new
-checkpoint and saves the record as the model (contract.json)."""
+checkpoint, a line of output data (channels.txt) and saves the record as the model (contract.json)."""
 
 import json
 import os
@@ -31,6 +31,8 @@ with open(os.path.join(CHECKPOINTS, "epoch-2.txt"), "w") as stream:
     stream.write("epoch 2 done\n")
 with open(os.path.join(CHECKPOINTS, "nested", "state.json"), "w") as stream:
     stream.write('{"epoch": 2}')
+with open(os.path.join(os.environ["SM_OUTPUT_DATA_DIR"], "channels.txt"), "w") as stream:
+    stream.write(" ".join(f"{name}={len(files)}" for name, files in record["channel_files"].items()) + "\n")
 with open(os.path.join(os.environ["SM_MODEL_DIR"], "contract.json"), "w") as stream:
     json.dump(record, stream, sort_keys=True)
 print(f"contract: {json.dumps(record, sort_keys=True)}", flush=True)
