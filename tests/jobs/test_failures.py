@@ -1,5 +1,6 @@
 """Jobs that cannot succeed end Failed with a FailureReason a person can act on, in both runners
-(`runner_env`), driven through the real SDK: bad hyperparameters, a missing image, missing input objects."""
+(`runner_env`), driven through the real SDK: bad hyperparameters, a missing image, missing input objects,
+an exit code with no failure file."""
 
 from __future__ import annotations
 
@@ -12,7 +13,15 @@ import pytest
 
 from emulator.testing import RunningEmulator, running_emulator
 from tests.jobs.conftest import SCRIPTS, point_sdk_at, runner_of
-from tests.jobs.test_training_process import ROLE, SKLEARN_IMAGE, estimator, model_json, upload_training_data
+from tests.jobs.test_training_process import (
+    ROLE,
+    SKLEARN_IMAGE,
+    estimator,
+    low_level_job,
+    model_json,
+    upload_training_data,
+    wait_for,
+)
 
 MISSING_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/does-not-exist:1"
 
@@ -122,3 +131,21 @@ def test_a_processing_input_without_objects_fails_naming_it(runner_env: RunningE
     assert described["FailureReason"].startswith("ClientError: ")
     assert f"No S3 objects found under {missing}" in described["FailureReason"]
     assert "'raw'" in described["FailureReason"]
+
+
+def test_an_exit_code_without_a_failure_file_gives_the_code_and_last_lines(
+    runner_env: RunningEmulator, unique: str
+) -> None:
+    sm = boto3.client("sagemaker")
+    name = f"exit3-{unique}"
+    request = low_level_job(name, upload_training_data(unique))
+    request["AlgorithmSpecification"]["ContainerArguments"] = [
+        "import sys\nfor i in range(40):\n    print('step', i, flush=True)\nprint('disk full', flush=True)\nsys.exit(3)"
+    ]
+    sm.create_training_job(**request)
+    described = wait_for(sm, name, ("Failed", "Completed", "Stopped"))
+    assert described["TrainingJobStatus"] == "Failed"
+    reason = described["FailureReason"]
+    assert reason.startswith("AlgorithmError: the training container algo-1 exited with code 3. Last log lines:\n")
+    assert reason.endswith("step 38\nstep 39\ndisk full")
+    assert "step 29" not in reason  # the last lines, not the whole log

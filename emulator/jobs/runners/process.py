@@ -234,8 +234,10 @@ class ProcessRunner:
                     pending += rest
                     if not rest:
                         break
-            if pending:
-                yield from pending.decode("utf-8", "replace").split("\n")
+            *lines, last = pending.split(b"\n")  # the output after the exit; `last` lacks a newline
+            yield from (line.decode("utf-8", "replace") for line in lines)
+            if last:
+                yield last.decode("utf-8", "replace")
 
     def endpoint(self, handle: str) -> str:
         port = _Handle.decode(handle).port
