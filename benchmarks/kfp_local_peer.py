@@ -6,7 +6,6 @@ components' annotations as types.)
     .venv-kfp/bin/python benchmarks/kfp_local_peer.py --chain 20 --fan-out 8 --sleep 2
 """
 
-
 import argparse
 import json
 import tempfile
