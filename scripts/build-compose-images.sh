@@ -151,7 +151,7 @@ build_postgres() {
     return
   fi
   say "building $POSTGRES_IMAGE from $POSTGRES_DIR ..."
-  output=$(docker build -q --network host --build-arg "BASE_IMAGE=$BASE_IMAGE" --label "$HASH_LABEL=$key" \
+  output=$(docker build -q --force-rm --network host --build-arg "BASE_IMAGE=$BASE_IMAGE" --label "$HASH_LABEL=$key" \
     -t "$POSTGRES_IMAGE" "$POSTGRES_DIR" 2>&1) || die "docker build of $POSTGRES_IMAGE failed:
 $output"
 }
@@ -258,7 +258,7 @@ build_emulator_from() { # $1: an empty build context directory, $2: the wheelhou
     return
   fi
   say "building $EMULATOR_IMAGE from the Dockerfile (offline, FROM $BASE_IMAGE) ..."
-  output=$(docker build -q --network host --build-arg "BASE_IMAGE=$BASE_IMAGE" \
+  output=$(docker build -q --force-rm --network host --build-arg "BASE_IMAGE=$BASE_IMAGE" \
     --build-arg PIP_NO_INDEX=1 --build-arg PIP_FIND_LINKS=/src/wheelhouse \
     --label "$HASH_LABEL=$key" -t "$EMULATOR_IMAGE" "$context" 2>&1) || die "docker build of $EMULATOR_IMAGE failed:
 $output"
