@@ -155,8 +155,9 @@ class Worker:
             log.error("job %s %s crashed:\n%s", item.kind, item.name, traceback.format_exc())
             self._fail(item, f"InternalServerError: the emulator failed while running the job: {error!r}")
         finally:
-            # A resumable item interrupted by shutdown stays claimed: the next worker resumes it.
-            if not (EXECUTORS[item.kind].resumable and self._stopping.is_set()):
+            if EXECUTORS[item.kind].resumable and self._stopping.is_set():
+                self.store.work.release(item.id)  # interrupted by shutdown: the next worker resumes it
+            else:
                 self.store.work.finish(item.id)
             self.wakeup.notify()  # a slot is free, and whoever waits on this job looks again
 

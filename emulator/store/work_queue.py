@@ -138,6 +138,16 @@ class WorkQueue:
                 work_items.update().where(work_items.c.id == item_id, work_items.c.state == RUNNING).values(state=DONE)
             )
 
+    def release(self, item_id: int) -> None:
+        """Give a running item back to the queue, keeping its Stop flag (a resumable item whose worker is
+        shutting down: the next worker takes it at once instead of waiting for it to go stale)."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                work_items.update()
+                .where(work_items.c.id == item_id, work_items.c.state == RUNNING)
+                .values(state=QUEUED, worker_id=None, heartbeat_at=None)
+            )
+
     def requeue(self, kind: str, name: str) -> None:
         """Queue a resource's work again (a retried pipeline execution): a fresh item for any worker."""
         fresh: dict[str, Any] = {
