@@ -186,6 +186,11 @@ def _summary(document: dict[str, Any]) -> dict[str, Any]:
 
 @sagemaker_operation("ListPipelineExecutionSteps")
 def list_pipeline_execution_steps(ctx: RequestContext, request: Request) -> Response:
+    if not request.get("PipelineExecutionArn"):  # optional in the model, needed by the service
+        raise ValidationError(
+            "1 validation error detected: Value null at 'pipelineExecutionArn' failed to satisfy constraint: "
+            "Member must not be null"
+        )
     execution = get_execution(ctx, request["PipelineExecutionArn"])
     query = ListQuery(
         kind=records.STEP,
