@@ -155,6 +155,9 @@ def test_max_parallel_training_jobs_is_never_exceeded_and_is_reached(tuning_env:
 
 
 def test_bayesian_beats_random_on_average_over_three_seeds(tuning_env: RunningEmulator, unique: str) -> None:
+    """One trial at a time, so each seeded run is deterministic (with trials in parallel, which results a
+    Bayesian suggestion sees depends on which job finishes first). The wider experiment, over more seeds,
+    is in test_strategies.py."""
     from sagemaker.tuner import ContinuousParameter
 
     train = upload_train_input(unique)
@@ -162,7 +165,7 @@ def test_bayesian_beats_random_on_average_over_three_seeds(tuning_env: RunningEm
     tuners = {}
     for strategy in ("Random", "Bayesian"):
         for seed in (1, 2, 3):
-            tuner = make_tuner(strategy, ranges, max_jobs=10, parallel=3, random_seed=seed)
+            tuner = make_tuner(strategy, ranges, max_jobs=10, parallel=1, random_seed=seed)
             tuner.fit({"train": train}, job_name=f"{strategy[:3].lower()}{seed}-{unique}", wait=False)
             tuners[strategy, seed] = tuner
     best: dict[str, list[float]] = {"Random": [], "Bayesian": []}
@@ -171,7 +174,7 @@ def test_bayesian_beats_random_on_average_over_three_seeds(tuning_env: RunningEm
         name = tuner.latest_tuning_job.name
         described = assert_best_is_the_true_best(name)
         assert described["TrainingJobStatusCounters"]["Completed"] == 10
-        assert most_at_once(intervals(name)) <= 3
+        assert most_at_once(intervals(name)) == 1
         best[strategy].append(described["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"])
     assert statistics.fmean(best["Bayesian"]) < statistics.fmean(best["Random"]), best
 
