@@ -40,7 +40,7 @@ from emulator.pipelines.scheduler import (
 )
 from emulator.pipelines.steps import EXECUTORS
 from emulator.pipelines.steps.base import SERVICE_FAULT, Finished, Started, StepContext
-from emulator.store.repository import ListQuery, Resource
+from emulator.store.repository import AlreadyExists, ListQuery, Resource
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +125,6 @@ class ExecutionDriver:
 
     # -- starting a step --------------------------------------------------------------------------
     def _start_step(self, step: Step, steps: Mapping[str, Resource]) -> None:
-        if self.store.get(records.STEP, records.step_record_name(self.execution_id, step.name)) is not None:
-            return  # another driver of this execution got there first
         now = time.time()
         document = {
             "StepName": step.name,
@@ -137,15 +135,18 @@ class ExecutionDriver:
             "AttemptCount": 0,
         }
         record_name = records.step_record_name(self.execution_id, step.name)
-        self.store.insert(
-            records.STEP,
-            record_name,
-            {key: value for key, value in document.items() if value is not None},
-            status=StepStatus.STARTING.value,
-            parent=self.arn,
-            created_at=now,
-            extra={"FirstStartedAt": now},
-        )
+        try:
+            self.store.insert(
+                records.STEP,
+                record_name,
+                {key: value for key, value in document.items() if value is not None},
+                status=StepStatus.STARTING.value,
+                parent=self.arn,
+                created_at=now,
+                extra={"FirstStartedAt": now},
+            )
+        except AlreadyExists:
+            return  # another driver of this execution got there first
         self._begin(record_name, step, steps)
 
     def _begin(self, record_name: str, step: Step, steps: Mapping[str, Resource]) -> None:
@@ -232,7 +233,7 @@ class ExecutionDriver:
         record = self.store.get(records.STEP, record_name)
         assert record is not None
         step = self.definition.step(record.document["StepName"])
-        extra = self._extra(record_name)
+        extra = dict(record.extra)
         if outcome.status is StepStatus.FAILED:
             delay = next_attempt_delay(
                 step.raw.get("RetryPolicies"),

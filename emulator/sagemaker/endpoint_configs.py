@@ -15,11 +15,10 @@ from emulator.api.errors import ValidationError
 from emulator.api.pagination import query_page
 from emulator.api.registry import Request, RequestContext, Response
 from emulator.sagemaker import arns, models
-from emulator.sagemaker.common import project, sagemaker_operation, without_none
-from emulator.store.repository import AlreadyExists, ListQuery, Resource
+from emulator.sagemaker.common import list_query, project, sagemaker_operation, without_none
+from emulator.store.repository import AlreadyExists, Resource
 
 KIND = "EndpointConfig"
-_SORT_COLUMNS = {"Name": "name", "CreationTime": "created_at"}
 
 
 def config_arn(ctx: RequestContext, name: str) -> str:
@@ -84,14 +83,7 @@ def describe_endpoint_config(ctx: RequestContext, request: Request) -> Response:
 
 @sagemaker_operation("ListEndpointConfigs")
 def list_endpoint_configs(ctx: RequestContext, request: Request) -> Response:
-    query = ListQuery(
-        kind=KIND,
-        name_contains=request.get("NameContains"),
-        created_after=request.get("CreationTimeAfter"),
-        created_before=request.get("CreationTimeBefore"),
-        sort_by=_SORT_COLUMNS.get(request.get("SortBy", "CreationTime"), "created_at"),
-        descending=request.get("SortOrder", "Descending") == "Descending",
-    )
+    query = list_query(KIND, request)
     rows, token = query_page(ctx.store.query, query, request)
     summaries = [project(row.document, "EndpointConfigSummary") for row in rows]
     return without_none({"EndpointConfigs": summaries, "NextToken": token})

@@ -24,13 +24,12 @@ from emulator.api.errors import ValidationError
 from emulator.api.pagination import query_page
 from emulator.api.registry import Request, RequestContext, Response
 from emulator.sagemaker import arns, endpoint_configs, models
-from emulator.sagemaker.common import project, sagemaker_operation, without_none
-from emulator.store.repository import AlreadyExists, ConcurrentUpdate, ListQuery, Resource, Store
+from emulator.sagemaker.common import list_query, project, sagemaker_operation, without_none
+from emulator.store.repository import AlreadyExists, ConcurrentUpdate, Resource, Store
 
 KIND = "Endpoint"
 LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"  # + the endpoint name; streams are <variant>/<instance id>
 CREATING, IN_SERVICE, UPDATING, DELETING, FAILED = "Creating", "InService", "Updating", "Deleting", "Failed"
-_SORT_COLUMNS = {"Name": "name", "CreationTime": "created_at", "Status": "status"}
 
 Document = dict[str, Any]
 
@@ -134,17 +133,7 @@ def describe_endpoint(ctx: RequestContext, request: Request) -> Response:
 
 @sagemaker_operation("ListEndpoints")
 def list_endpoints(ctx: RequestContext, request: Request) -> Response:
-    query = ListQuery(
-        kind=KIND,
-        name_contains=request.get("NameContains"),
-        statuses=[request["StatusEquals"]] if request.get("StatusEquals") else None,
-        created_after=request.get("CreationTimeAfter"),
-        created_before=request.get("CreationTimeBefore"),
-        modified_after=request.get("LastModifiedTimeAfter"),
-        modified_before=request.get("LastModifiedTimeBefore"),
-        sort_by=_SORT_COLUMNS.get(request.get("SortBy", "CreationTime"), "created_at"),
-        descending=request.get("SortOrder", "Descending") == "Descending",
-    )
+    query = list_query(KIND, request)
     rows, token = query_page(ctx.store.query, query, request)
     return without_none({"Endpoints": [project(row.document, "EndpointSummary") for row in rows], "NextToken": token})
 

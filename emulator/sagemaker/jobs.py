@@ -15,13 +15,11 @@ from emulator.api.errors import ResourceInUse, ResourceNotFound, ValidationError
 from emulator.api.pagination import query_page
 from emulator.api.registry import Request, RequestContext, Response
 from emulator.sagemaker import arns
-from emulator.sagemaker.common import project, without_none
-from emulator.store.repository import AlreadyExists, ListQuery, Resource
+from emulator.sagemaker.common import list_query, project, without_none
+from emulator.store.repository import AlreadyExists, Resource
 
 IN_PROGRESS, STOPPING = "InProgress", "Stopping"
 TERMINAL = ("Completed", "Failed", "Stopped")
-
-_SORT_COLUMNS = {"Name": "name", "CreationTime": "created_at", "Status": "status"}
 
 
 def create_job(
@@ -90,23 +88,16 @@ def get_job(ctx: RequestContext, kind: str, name: str) -> Resource:
 
 
 def list_jobs(ctx: RequestContext, request: Request, *, kind: str, summary_shape: str) -> tuple[list[Any], str | None]:
-    query = ListQuery(
-        kind=kind,
-        name_contains=request.get("NameContains"),
-        statuses=[request["StatusEquals"]] if request.get("StatusEquals") else None,
-        created_after=request.get("CreationTimeAfter"),
-        created_before=request.get("CreationTimeBefore"),
-        modified_after=request.get("LastModifiedTimeAfter"),
-        modified_before=request.get("LastModifiedTimeBefore"),
-        sort_by=_SORT_COLUMNS.get(request.get("SortBy", "CreationTime"), "created_at"),
-        descending=request.get("SortOrder", "Descending") == "Descending",
-    )
+    query = list_query(kind, request)
     rows, token = query_page(ctx.store.query, query, request)
     return [project(row.document, summary_shape) for row in rows], token
 
 
-def stop_job(ctx: RequestContext, kind: str, name: str, extra: Callable[[dict[str, Any]], dict[str, Any]]) -> Response:
-    """Move an InProgress job to Stopping and raise the Stop flag the worker honours."""
+def stop_job(
+    ctx: RequestContext, kind: str, name: str, extra: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+) -> Response:
+    """Move an InProgress job to Stopping (`extra` changes the document further) and raise the Stop flag the
+    worker honours."""
     job = get_job(ctx, kind, name)
     status_key = f"{kind}Status"
     moved = ctx.store.transition(
@@ -114,7 +105,7 @@ def stop_job(ctx: RequestContext, kind: str, name: str, extra: Callable[[dict[st
         name,
         (IN_PROGRESS,),
         STOPPING,
-        lambda current: extra({**current.document, status_key: STOPPING, "LastModifiedTime": time.time()}),
+        lambda current: (extra or dict)({**current.document, status_key: STOPPING, "LastModifiedTime": time.time()}),
     )
     if moved is None:
         latest = ctx.store.get(kind, name) or job

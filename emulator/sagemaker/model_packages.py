@@ -20,12 +20,11 @@ from emulator.api.errors import ValidationError
 from emulator.api.pagination import page_of, query_page
 from emulator.api.registry import Request, RequestContext, Response
 from emulator.sagemaker import arns
-from emulator.sagemaker.common import project, sagemaker_operation, without_none
+from emulator.sagemaker.common import list_query, project, sagemaker_operation, without_none
 from emulator.store.repository import AlreadyExists, ListQuery, Resource
 
 GROUP, PACKAGE = "ModelPackageGroup", "ModelPackage"
 PENDING, APPROVED = "PendingManualApproval", "Approved"
-_SORT_COLUMNS = {"Name": "name", "CreationTime": "created_at"}
 _VERSION_ATTEMPTS = 20
 
 
@@ -97,14 +96,7 @@ def describe_model_package_group(ctx: RequestContext, request: Request) -> Respo
 
 @sagemaker_operation("ListModelPackageGroups")
 def list_model_package_groups(ctx: RequestContext, request: Request) -> Response:
-    query = ListQuery(
-        kind=GROUP,
-        name_contains=request.get("NameContains"),
-        created_after=request.get("CreationTimeAfter"),
-        created_before=request.get("CreationTimeBefore"),
-        sort_by=_SORT_COLUMNS.get(request.get("SortBy", "CreationTime"), "created_at"),
-        descending=request.get("SortOrder", "Ascending") == "Descending",
-    )
+    query = list_query(GROUP, request, default_order="Ascending")
     rows, token = query_page(ctx.store.query, query, request)
     summaries = [project(row.document, "ModelPackageGroupSummary") for row in rows]
     return without_none({"ModelPackageGroupSummaryList": summaries, "NextToken": token})
@@ -256,16 +248,7 @@ def _wanted_type(request: Request) -> str:
 def list_model_packages(ctx: RequestContext, request: Request) -> Response:
     group = get_group(ctx, request["ModelPackageGroupName"]).name if request.get("ModelPackageGroupName") else None
     status = request.get("ModelApprovalStatus")
-    query = ListQuery(
-        kind=PACKAGE,
-        name_contains=request.get("NameContains"),
-        parent=group,
-        statuses=[status] if status else None,
-        created_after=request.get("CreationTimeAfter"),
-        created_before=request.get("CreationTimeBefore"),
-        sort_by=_SORT_COLUMNS.get(request.get("SortBy", "CreationTime"), "created_at"),
-        descending=request.get("SortOrder", "Ascending") == "Descending",
-    )
+    query = list_query(PACKAGE, request, default_order="Ascending", parent=group, statuses=[status] if status else None)
     wanted = _wanted_type(request)
     rows = [row for row in ctx.store.query(query) if wanted == "Both" or (wanted == "Versioned") == is_versioned(row)]
     scope = {key: value for key, value in request.items() if key not in ("NextToken", "MaxResults")}

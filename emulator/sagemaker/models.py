@@ -16,11 +16,10 @@ from emulator.api.errors import ValidationError
 from emulator.api.pagination import query_page
 from emulator.api.registry import Request, RequestContext, Response
 from emulator.sagemaker import arns, model_packages
-from emulator.sagemaker.common import project, sagemaker_operation, without_none
-from emulator.store.repository import AlreadyExists, ListQuery, Resource, Store
+from emulator.sagemaker.common import list_query, project, sagemaker_operation, without_none
+from emulator.store.repository import AlreadyExists, Resource, Store
 
 KIND = "Model"
-_SORT_COLUMNS = {"Name": "name", "CreationTime": "created_at"}
 # Container members that describe how to serve; a package's containers supply them when named.
 _SERVING_MEMBERS = ("Image", "ModelDataUrl", "ModelDataSource", "AdditionalModelDataSources", "Environment")
 
@@ -134,14 +133,7 @@ def describe_model(ctx: RequestContext, request: Request) -> Response:
 
 @sagemaker_operation("ListModels")
 def list_models(ctx: RequestContext, request: Request) -> Response:
-    query = ListQuery(
-        kind=KIND,
-        name_contains=request.get("NameContains"),
-        created_after=request.get("CreationTimeAfter"),
-        created_before=request.get("CreationTimeBefore"),
-        sort_by=_SORT_COLUMNS.get(request.get("SortBy", "CreationTime"), "created_at"),
-        descending=request.get("SortOrder", "Descending") == "Descending",
-    )
+    query = list_query(KIND, request)
     rows, token = query_page(ctx.store.query, query, request)
     return without_none({"Models": [project(row.document, "ModelSummary") for row in rows], "NextToken": token})
 

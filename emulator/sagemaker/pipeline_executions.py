@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from emulator.api.errors import Conflict, ResourceNotFound, ValidationError
-from emulator.api.pagination import query_page
+from emulator.api.pagination import page_of, query_page
 from emulator.api.registry import Request, RequestContext, Response
 from emulator.pipelines import records
 from emulator.pipelines.definition import PipelineDefinition, parse_definition
@@ -22,7 +22,7 @@ from emulator.pipelines.parameters import ParameterError, convert_parameters
 from emulator.pipelines.scheduler import ExecutionStatus, StepStatus, upstream_closure
 from emulator.pipelines.steps.callback import CALLBACK, FAILED, SUCCEEDED, WAITING
 from emulator.sagemaker.common import project, sagemaker_operation, without_none
-from emulator.sagemaker.pipelines import get_pipeline, pipeline_version_describe
+from emulator.sagemaker.pipelines import get_pipeline, pipeline_version
 from emulator.store.repository import AlreadyExists, ListQuery, Resource
 
 _TOKEN = "PipelineExecutionToken"  # ClientRequestToken -> execution, for idempotent starts
@@ -42,7 +42,7 @@ def start_pipeline_execution(ctx: RequestContext, request: Request) -> Response:
     earlier = ctx.store.get(_TOKEN, token_name)
     if earlier is not None:
         return {"PipelineExecutionArn": earlier.document["PipelineExecutionArn"]}
-    described = pipeline_version_describe(ctx, pipeline, request.get("PipelineVersionId"))
+    described, version_id = pipeline_version(ctx, pipeline, request.get("PipelineVersionId"))
     definition_text = described["PipelineDefinition"]
     definition = parse_definition(definition_text)
     supplied = request.get("PipelineParameters")
@@ -67,7 +67,7 @@ def start_pipeline_execution(ctx: RequestContext, request: Request) -> Response:
             "ParallelismConfiguration": request.get("ParallelismConfiguration")
             or described.get("ParallelismConfiguration"),
             "SelectiveExecutionConfig": request.get("SelectiveExecutionConfig"),
-            "PipelineVersionId": described.get("PipelineVersionId", pipeline.extra.get("LatestVersion", 1)),
+            "PipelineVersionId": version_id,
         }
     )
     extra = {
@@ -204,11 +204,7 @@ def list_pipeline_execution_steps(ctx: RequestContext, request: Request) -> Resp
 @sagemaker_operation("ListPipelineParametersForExecution")
 def list_pipeline_parameters_for_execution(ctx: RequestContext, request: Request) -> Response:
     execution = get_execution(ctx, request["PipelineExecutionArn"])
-    texts = execution.extra.get("ParameterTexts", [])
-    start = int(request.get("NextToken") or 0) if str(request.get("NextToken") or "0").isdigit() else 0
-    size = int(request.get("MaxResults") or 50)
-    page = texts[start : start + size]
-    token = str(start + size) if start + size < len(texts) else None
+    page, token = page_of(execution.extra.get("ParameterTexts", []), request, default_size=50, scope=execution.arn)
     return without_none({"PipelineParameters": page, "NextToken": token})
 
 

@@ -146,27 +146,27 @@ def create_pipeline(ctx: RequestContext, request: Request) -> Response:
 @sagemaker_operation("DescribePipeline")
 def describe_pipeline(ctx: RequestContext, request: Request) -> Response:
     pipeline = get_pipeline(ctx, request["PipelineName"])
-    version_id = request.get("PipelineVersionId")
-    alias = request.get("PipelineVersionAlias")
+    document, _ = pipeline_version(ctx, pipeline, request.get("PipelineVersionId"), request.get("PipelineVersionAlias"))
+    return document
+
+
+def pipeline_version(
+    ctx: RequestContext, pipeline: Resource, version_id: int | None = None, alias: str | None = None
+) -> tuple[dict[str, Any], int]:
+    """The DescribePipeline document as it was at a version (chosen by id or alias; the latest when neither
+    is given), and that version's id."""
     if version_id is None and alias is None:
-        return pipeline.document
-    for version in _versions(ctx, pipeline):
-        summary = version.document
-        if summary["PipelineVersionId"] == version_id or alias in summary.get("PipelineVersionAliases", ()):
-            return dict(version.extra["Describe"])
+        return pipeline.document, int(pipeline.extra.get("LatestVersion", 1))
+    if version_id is not None:
+        found = ctx.store.get(VERSION, f"{pipeline.arn}/{version_id}")
+        if found is not None:
+            return dict(found.extra["Describe"]), version_id
+    else:
+        for version in _versions(ctx, pipeline):
+            if alias in version.document.get("PipelineVersionAliases", ()):
+                return dict(version.extra["Describe"]), version.document["PipelineVersionId"]
     wanted = f"version {version_id}" if version_id is not None else f"alias {alias}"
     raise ResourceNotFound(f"Pipeline '{pipeline.arn}' has no {wanted}.")
-
-
-def pipeline_version_describe(ctx: RequestContext, pipeline: Resource, version_id: int | None) -> dict[str, Any]:
-    """The DescribePipeline document of a version (the latest when `version_id` is None), with its id."""
-    latest = int(pipeline.extra.get("LatestVersion", 1))
-    if version_id is None:
-        return {**pipeline.document, "PipelineVersionId": latest}
-    for version in _versions(ctx, pipeline):
-        if version.document["PipelineVersionId"] == version_id:
-            return {**version.extra["Describe"], "PipelineVersionId": version_id}
-    raise ResourceNotFound(f"Pipeline '{pipeline.arn}' has no version {version_id}.")
 
 
 def _versions(ctx: RequestContext, pipeline: Resource) -> list[Resource]:

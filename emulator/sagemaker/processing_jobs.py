@@ -3,8 +3,6 @@ The worker (`emulator.jobs.processing`) runs them."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from emulator.api.errors import ValidationError
 from emulator.api.registry import Request, RequestContext, Response
 from emulator.sagemaker import jobs
@@ -61,7 +59,4 @@ def list_processing_jobs(ctx: RequestContext, request: Request) -> Response:
 
 @sagemaker_operation("StopProcessingJob")
 def stop_processing_job(ctx: RequestContext, request: Request) -> Response:
-    def stopping(document: dict[str, Any]) -> dict[str, Any]:
-        return document
-
-    return jobs.stop_job(ctx, KIND, request["ProcessingJobName"], stopping)
+    return jobs.stop_job(ctx, KIND, request["ProcessingJobName"])

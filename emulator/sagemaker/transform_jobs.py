@@ -7,8 +7,6 @@ response does not), so Describe projects the document onto its shape.
 
 from __future__ import annotations
 
-from typing import Any
-
 from emulator.api.errors import ValidationError
 from emulator.api.registry import Request, RequestContext, Response
 from emulator.jobs.transform_filters import check_filter_text
@@ -70,7 +68,4 @@ def list_transform_jobs(ctx: RequestContext, request: Request) -> Response:
 
 @sagemaker_operation("StopTransformJob")
 def stop_transform_job(ctx: RequestContext, request: Request) -> Response:
-    def stopping(document: dict[str, Any]) -> dict[str, Any]:
-        return document
-
-    return jobs.stop_job(ctx, KIND, request["TransformJobName"], stopping)
+    return jobs.stop_job(ctx, KIND, request["TransformJobName"])

@@ -20,7 +20,7 @@ from emulator.api.errors import ResourceNotFound, ValidationError
 from emulator.api.pagination import page_of, query_page
 from emulator.api.registry import Request, RequestContext, Response
 from emulator.sagemaker import jobs
-from emulator.sagemaker.common import sagemaker_operation, without_none
+from emulator.sagemaker.common import list_query, sagemaker_operation, without_none
 from emulator.sagemaker.training_jobs import check_supported
 from emulator.store.repository import ListQuery, Resource, Store
 from emulator.tuning import progress
@@ -32,7 +32,6 @@ from emulator.tuning.strategies import GRID, HYPERBAND
 
 KIND = "HyperParameterTuningJob"
 TERMINAL = ("Completed", "Failed", "Stopped")
-_SORT_COLUMNS = {"Name": "name", "CreationTime": "created_at", "Status": "status"}
 
 
 @sagemaker_operation("CreateHyperParameterTuningJob")
@@ -72,17 +71,7 @@ def describe_hyper_parameter_tuning_job(ctx: RequestContext, request: Request) -
 
 @sagemaker_operation("ListHyperParameterTuningJobs")
 def list_hyper_parameter_tuning_jobs(ctx: RequestContext, request: Request) -> Response:
-    query = ListQuery(
-        kind=KIND,
-        name_contains=request.get("NameContains"),
-        statuses=[request["StatusEquals"]] if request.get("StatusEquals") else None,
-        created_after=request.get("CreationTimeAfter"),
-        created_before=request.get("CreationTimeBefore"),
-        modified_after=request.get("LastModifiedTimeAfter"),
-        modified_before=request.get("LastModifiedTimeBefore"),
-        sort_by=_SORT_COLUMNS[request.get("SortBy", "Name")],
-        descending=request.get("SortOrder", "Ascending") == "Descending",
-    )
+    query = list_query(KIND, request, default_sort="Name", default_order="Ascending")
     rows, token = query_page(ctx.store.query, query, request)
     summaries = [_tuning_summary(row.document) for row in rows]
     return without_none({"HyperParameterTuningJobSummaries": summaries, "NextToken": token})
