@@ -99,14 +99,14 @@ class Worker:
             self.runner.name,
             self.max_concurrent,
         )
-        last_beat = 0.0
+        threading.Thread(target=self._send_heartbeats, name="heartbeats", daemon=True).start()
+        last_check = 0.0
         while not self._stopping.is_set():
             self._running = {key: thread for key, thread in self._running.items() if thread.is_alive()}
             self._running_kinds = {key: self._running_kinds[key] for key in self._running}
-            if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
-                self.store.work.heartbeat(self.worker_id)
+            if time.monotonic() - last_check >= HEARTBEAT_SECONDS:
                 self._reconcile_stale()
-                last_beat = time.monotonic()
+                last_check = time.monotonic()
             generation = self.wakeup.generation
             claimed = self.store.work.claim_next(self.worker_id, self._claimable_kinds())
             if claimed is not None:
@@ -118,6 +118,14 @@ class Worker:
     def stop(self) -> None:
         self._stopping.set()
         self.wakeup.notify()
+
+    def _send_heartbeats(self) -> None:
+        """In a thread of its own, so a claim loop slowed by a busy database never makes our items look stale."""
+        while not self._stopping.wait(HEARTBEAT_SECONDS):
+            try:
+                self.store.work.heartbeat(self.worker_id)
+            except Exception:
+                log.exception("heartbeat failed; trying again")
 
     def _claimable_kinds(self) -> list[str]:
         busy_slots = sum(1 for kind in self._running_kinds.values() if EXECUTORS[kind].takes_slot)
@@ -180,6 +188,8 @@ class Worker:
 
     def _reconcile_stale(self) -> None:
         for item in self.store.work.stale(time.time() - STALE_AFTER_SECONDS):
+            if item.worker_id == self.worker_id:
+                continue  # ours, and its thread is still here: never stop our own jobs as someone else's
             if not self.store.work.take_over(item.id, item.worker_id, self.worker_id):
                 continue
             if item.kind in EXECUTORS and EXECUTORS[item.kind].resumable:
