@@ -33,6 +33,7 @@ def test_env_prints_shell_exports(tmp_path: Path) -> None:
     assert "export AWS_ENDPOINT_URL=http://127.0.0.1:4700" in lines
     assert "export AWS_DEFAULT_REGION=us-east-1" in lines
     assert f"export SAGEMAKER_USER_CONFIG_OVERRIDE={tmp_path / 'sagemaker-sdk-config.yaml'}" in lines
+    assert "export SAGEMAKER_VALIDATE_ROLE=false" in lines
     assert (tmp_path / "sagemaker-sdk-config.yaml").exists()
 
 

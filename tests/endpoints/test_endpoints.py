@@ -282,3 +282,22 @@ def test_update_weights_and_capacities(process_emulator: RunningEmulator, unique
         assert serving.invoke(endpoint, "x", TargetVariant="Blue")[0]["model"] == {"name": "blue"}
     finally:
         serving.sm.delete_endpoint(EndpointName=endpoint)
+
+
+@pytest.mark.docker
+def test_docker_runner_says_when_an_image_cannot_serve(docker_emulator: RunningEmulator, unique: str) -> None:
+    """An image without a `serve` command: its container exits at once, and the reason says so."""
+    serving = Serving("docker", docker_emulator, "local/sagemaker-sklearn-base:test")
+    endpoint = f"noserve-{unique}"
+    serving.sm.create_model(
+        ModelName=endpoint,
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/SageMakerRole",
+        PrimaryContainer={"Image": "local/sagemaker-sklearn-base:test"},
+    )
+    serving.create_config(endpoint, endpoint)
+    serving.sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=endpoint)
+    described = serving.wait_for(endpoint, "InService", "Failed")
+    assert described["EndpointStatus"] == "Failed"
+    assert "of image local/sagemaker-sklearn-base:test exited" in described["FailureReason"]
+    assert "`serve` command" in described["FailureReason"]
+    serving.sm.delete_endpoint(EndpointName=endpoint)

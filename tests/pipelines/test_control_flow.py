@@ -7,9 +7,11 @@ import json
 import time
 from typing import Any
 
+import httpx
 import pytest
 from botocore.exceptions import ClientError
 
+from emulator.testing import RunningEmulator
 from tests.conftest import ROLE_ARN
 
 
@@ -116,6 +118,9 @@ def test_else_branch_fails_with_the_fail_steps_message(sm: Any, pipeline: str) -
         {"Name": "Threshold", "Value": "6.0"},
         {"Name": "Mode", "Value": "slow"},
     ]
+    first = sm.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn, MaxResults=2)
+    rest = sm.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn, NextToken=first["NextToken"])
+    assert first["PipelineParameters"] + rest["PipelineParameters"] == parameters and "NextToken" not in rest
     summaries = sm.list_pipeline_executions(PipelineName=pipeline)["PipelineExecutionSummaries"]
     assert summaries[0]["PipelineExecutionArn"] == arn
     assert summaries[0]["PipelineExecutionFailureReason"] == described["FailureReason"]
@@ -222,3 +227,13 @@ def test_an_execution_can_run_an_older_pipeline_version(sm: Any, pipeline: str) 
     described = wait_for(sm, older)
     assert described["PipelineExecutionStatus"] == "Succeeded" and described["PipelineVersionId"] == 1
     assert sm.describe_pipeline(PipelineName=pipeline)["LastRunTime"] >= described["CreationTime"]
+
+
+def test_armed_faults_can_be_listed_and_cleared(sagemaker_emulator: RunningEmulator) -> None:
+    url = f"{sagemaker_emulator.url}/_emulator/faults"
+    arming = {"kind": "TransformJob", "count": 2, "reason": "CapacityError: test"}
+    assert httpx.post(url, json=arming).status_code == 200
+    armed = httpx.get(url).json()["faults"]
+    assert armed == [{"Kind": "TransformJob", "Reason": "CapacityError: test"}] * 2
+    assert httpx.delete(url).status_code == 200
+    assert httpx.get(url).json()["faults"] == []

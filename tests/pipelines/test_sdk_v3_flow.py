@@ -56,13 +56,9 @@ def v3_flow(pipelines_emulator: RunningEmulator, v3_python: Path, tmp_path: Path
     def run(*extra: str) -> dict[str, Any]:
         output = tmp_path / "result.json"
         command = [str(v3_python), str(FLOW), *(f"--{key}={value}" for key, value in names.items())]
-        environment = {
-            **os.environ,
-            **pipelines_emulator.environment(),
-            # The emulator has no IAM policy simulator: SDK 3.27 stops on anything but AccessDenied from
-            # iam:SimulatePrincipalPolicy, and then wants the role's trust policy. Skip that client-side check.
-            "SAGEMAKER_VALIDATE_ROLE": "false",
-        }
+        # What `sagemaker-emulator env` exports, SAGEMAKER_VALIDATE_ROLE=false included (SDK 3.27 checks role
+        # ARNs through IAM calls the emulator does not serve).
+        environment = {**os.environ, **pipelines_emulator.environment()}
         finished = subprocess.run(
             [*command, f"--output={output}", *extra],
             cwd=tmp_path,
