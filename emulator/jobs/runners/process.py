@@ -108,6 +108,7 @@ class ProcessRunner:
         # An image that runs like a framework image (script mode) may be mapped to one's URI.
         self._image_map = dict(image_map or {})
         self._children: dict[int, subprocess.Popen[bytes]] = {}
+        self._exit_codes: dict[int, int] = {}  # hosts reaped by one waiter, until the job's cleanup
         self._bin: Path | None = None
 
     def start(self, job: JobSpec) -> list[str]:
@@ -143,6 +144,7 @@ class ProcessRunner:
             except OSError as error:
                 raise RunnerError(f"Could not start {command[0]}: {error}") from None
         self._children[process.pid] = process
+        self._exit_codes.pop(process.pid, None)  # a reused pid
         return _Handle(process.pid, str(log_path), time.time(), port)
 
     def _interpreter_bin(self) -> Path:
@@ -205,8 +207,11 @@ class ProcessRunner:
                 code = child.wait(timeout)
             except subprocess.TimeoutExpired:
                 return None
+            self._exit_codes[pid] = code  # for any other waiter on this host (stop, cleanup)
             self._children.pop(pid, None)
             return code
+        if pid in self._exit_codes:
+            return self._exit_codes[pid]
         deadline = time.monotonic() + timeout
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -254,6 +259,7 @@ class ProcessRunner:
             pid = _Handle.decode(handle).pid
             if _alive(pid):
                 self.stop(handle, 1)
+            self._exit_codes.pop(pid, None)
 
 
 def _free_port() -> int:
